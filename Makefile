@@ -1,0 +1,31 @@
+# Set-up and everyday commands. `make run` and `make test` work on a fresh machine.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test bench ingest serve browser clean-index
+
+$(STAMP): pyproject.toml constraints.txt
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, from the local CPU wheel; the constraint keeps it there.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/course-guide ingest
+	$(VENV)/bin/course-guide serve
+
+test: $(STAMP) $(CHROMIUM)
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) -m eval.bench
+
+# Browser tests drive Debian's Chromium; Playwright's own browser download does not work here.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core

@@ -1,0 +1,111 @@
+"""The Gradio chat: a thin front end over answer_question that streams the answer and links every citation."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import gradio as gr
+
+from app.answer import Guide, QuestionError, answer_question, closest_topics
+from core.index import IndexMissingError
+from core.types import Answer
+
+CHAT_CSS = """
+.guide-header h1 { margin-bottom: 0; }
+.guide-header p { margin-top: .2rem; opacity: .8; }
+.guide-status { border-left: 4px solid #f59e0b; padding-left: .8rem; }
+"""
+_MARKER = re.compile(r"\[(\d+)\]")
+# Words per streamed update: small enough to read as typing, large enough not to flood the websocket.
+_STREAM_WORDS = 6
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer with each [n] linked to its passage, and the sources (or the nearest topics) listed below.
+
+    Links are relative, so they work whatever host name the learner reached the chat by."""
+    chunks = {r.chunk.id: r.chunk for r in answer.retrieved}
+    links = {c.n: chunks[c.chunk_id].link() for c in answer.citations}
+    body = _MARKER.sub(lambda m: f"[[{m.group(1)}]]({links[int(m.group(1))]})" if int(m.group(1)) in links else m.group(0), answer.answer)
+    if answer.refused:
+        topics = closest_topics(answer.retrieved)
+        if not topics:
+            return body
+        listed = "\n".join(f"- [{hit.chunk.location()}]({hit.chunk.link()})" for hit in topics)
+        return f"{body}\n\n**Closest topics in the course**\n\n{listed}"
+    sources = "\n".join(f"{c.n}. [{chunks[c.chunk_id].location()}]({links[c.n]})" for c in answer.citations)
+    return f"{body}\n\n**Sources**\n\n{sources}"
+
+
+def stream_words(text: str) -> Iterator[str]:
+    """Growing prefixes of `text`, a few words at a time, cut only at spaces so links are never half-drawn."""
+    words = text.split(" ")
+    for end in range(_STREAM_WORDS, len(words), _STREAM_WORDS):
+        yield " ".join(words[:end])
+    yield text
+
+
+def _heading_question(heading: str) -> str | None:
+    """'What is MLOps?' stays; 'What experiment tracking is' becomes 'What is experiment tracking?'; others give None."""
+    if heading.endswith("?"):
+        return heading
+    match = re.match(r"^what (.+) (is|are)$", heading, flags=re.I)
+    return f"What {match.group(2)} {match.group(1)}?" if match else None
+
+
+def example_questions(guide: Guide, limit: int = 4) -> list[str]:
+    """Questions the course's own headings ask, one per lesson, to help a learner start."""
+    try:
+        chunks = guide.index.chunks()
+    except IndexMissingError:
+        return []
+    examples: dict[str, str] = {}  # lesson -> question
+    for chunk in chunks:
+        question = _heading_question(chunk.section.split(" > ")[-1])
+        if question and chunk.source not in examples and question not in examples.values():
+            examples[chunk.source] = question
+    return list(examples.values())[:limit]
+
+
+def index_status(guide: Guide) -> str:
+    """A notice for the page when there is no index yet; empty when all is well."""
+    if guide.index.exists():
+        return ""
+    return (
+        f"**No course index yet.** Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {guide.settings.db_dir}` "
+        "and reload this page."
+    )
+
+
+def build_chat(guide: Guide) -> gr.Blocks:
+    def respond(message: str, history: list[dict]) -> Iterator[str]:
+        try:
+            answer = answer_question(guide, message)
+        except QuestionError as err:
+            yield str(err)
+            return
+        except IndexMissingError as err:
+            yield f"**The course index is missing.** {err}"
+            return
+        yield from stream_words(answer_markdown(answer))
+
+    with gr.Blocks(title="Course Guide") as demo:
+        gr.Markdown(
+            "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from.",
+            elem_classes="guide-header",
+        )
+        status = gr.Markdown(index_status(guide), elem_classes="guide-status")
+        gr.ChatInterface(
+            respond,
+            chatbot=gr.Chatbot(
+                height=520,
+                placeholder="Ask a question about the course, or pick an example below.",
+                buttons=["copy"],
+                elem_id="guide-chat",
+            ),
+            textbox=gr.Textbox(placeholder="Ask about the course…", max_lines=6, elem_id="guide-question"),
+            examples=example_questions(guide) or None,
+            api_name="ask",
+        )
+        demo.load(lambda: index_status(guide), outputs=status)
+    return demo

@@ -1,0 +1,153 @@
+"""The course-guide command line: ingest, ask, serve and calibrate. Errors become one-line messages here, and only here."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.index import IndexMissingError
+from core.settings import Settings
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def make_settings(**flags: Any) -> Settings:
+    """Environment first, then any flag the user passed (flags left as None keep the environment's value)."""
+    try:
+        return Settings(**{name: value for name, value in flags.items() if value is not None})
+    except ValueError as err:
+        raise click.ClickException(f"Invalid setting: {err}. See `course-guide --help` and README 'Settings'.") from None
+
+
+def _embedder(settings: Settings):
+    from core.model import load_embedder
+
+    try:
+        return load_embedder(settings.model_path)
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from None
+
+
+db_option = click.option("--db", "db_dir", type=click.Path(path_type=Path), help="Index folder [env: COURSE_GUIDE_DB_DIR; default: index].")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="course-guide")
+def main() -> None:
+    """Course Guide: answers learners' questions from your course documents, with citations."""
+
+
+@main.command()
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Course folder [env: COURSE_GUIDE_CORPUS_DIR; default: corpus].")
+@db_option
+@click.option("--strict", is_flag=True, help="Fail, and leave the index unchanged, if any file cannot be ingested.")
+@json_option
+def ingest(corpus_dir: Path | None, db_dir: Path | None, strict: bool, as_json: bool) -> None:
+    """Index a course folder: Markdown, text, HTML and PDF. Only new or changed text is embedded."""
+    from ingest.pipeline import IngestError, ingest_corpus
+
+    settings = make_settings(corpus_dir=corpus_dir, db_dir=db_dir)
+    try:
+        report = ingest_corpus(
+            settings,
+            lambda: _embedder(settings),
+            strict=strict,
+            progress=not as_json and sys.stderr.isatty(),
+            log=lambda message: click.echo(message, err=True),
+        )
+    except IngestError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(json.dumps(report.to_dict()) if as_json else report.summary_line())
+
+
+@main.command()
+@click.argument("question")
+@db_option
+@json_option
+def ask(question: str, db_dir: Path | None, as_json: bool) -> None:
+    """Answer QUESTION from the course. With QUESTION '-', answer one question per stdin line as JSON lines."""
+    from app.answer import Guide, QuestionError, answer_question
+
+    settings = make_settings(db_dir=db_dir)
+    guide = Guide.open(settings, embedder=None)  # type: ignore[arg-type]
+    try:
+        guide.index.refresh()
+    except IndexMissingError as err:
+        raise click.ClickException(str(err)) from None
+    guide.embedder = _embedder(settings)
+    if question == "-":
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                record = answer_question(guide, line.strip()).to_dict()
+            except QuestionError as err:
+                record = {"question": line.strip(), "error": str(err)}
+            click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    try:
+        answer = answer_question(guide, question)
+    except QuestionError as err:
+        raise click.ClickException(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("\nSources:")
+        for citation in answer.citations:
+            chunk = next(r.chunk for r in answer.retrieved if r.chunk.id == citation.chunk_id)
+            click.echo(f"  [{citation.n}] {chunk.location()}\n      {citation.url}")
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [env: COURSE_GUIDE_HOST; default: 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [env: COURSE_GUIDE_PORT; default: 7860].")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Course folder the lesson links open [default: corpus].")
+@db_option
+def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: Path | None) -> None:
+    """Serve the web chat and the course documents it cites."""
+    import uvicorn
+
+    from app.answer import Guide
+    from app.web import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
+    guide = Guide.open(settings, _embedder(settings))
+    if not guide.index.exists():
+        logging.getLogger("course_guide").warning(str(IndexMissingError(settings.db_dir)))
+    click.echo(f"Course Guide is serving at http://{settings.host}:{settings.port}", err=True)
+    uvicorn.run(create_app(guide), host=settings.host, port=settings.port, log_level="warning")
+
+
+@main.command()
+@click.option("--questions", "questions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="JSONL of {question, in_scope} lines, in-scope and out-of-scope questions about your course.")
+@db_option
+@json_option
+def calibrate(questions_file: Path, db_dir: Path | None, as_json: bool) -> None:
+    """Find the refusal threshold that best separates in-scope from out-of-scope questions on this index."""
+    from app.answer import Guide
+    from eval.calibration import CalibrationError, calibrate_refusal, read_labelled_questions
+
+    settings = make_settings(db_dir=db_dir)
+    try:
+        questions = read_labelled_questions(questions_file)
+        guide = Guide.open(settings, _embedder(settings))
+        result = calibrate_refusal(guide, questions)
+    except (CalibrationError, IndexMissingError) as err:
+        raise click.ClickException(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(result.describe())
+    click.echo(f"\nSet it with: export COURSE_GUIDE_REFUSAL_THRESHOLD={result.threshold}")

@@ -1,0 +1,104 @@
+"""The web server: the Gradio chat at /, and the course documents at /course/... so that citation links open the cited passage."""
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
+
+from app.answer import Guide
+from core.markup import html_title, html_to_markdown, render_markdown, render_plaintext
+from ingest.loaders import FORMATS, BadFileError, decode_text, title_from_filename
+
+log = logging.getLogger("course_guide")
+
+_LESSON_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Course Guide</title>
+<style>
+:root {{ color-scheme: light dark; --accent: #4f46e5; --mark: #fef3c7; --text: #1f2937; --bg: #ffffff; --muted: #6b7280; }}
+@media (prefers-color-scheme: dark) {{ :root {{ --mark: #3f3a1a; --text: #e5e7eb; --bg: #111827; --muted: #9ca3af; --accent: #a5b4fc; }} }}
+body {{ margin: 0; font: 17px/1.65 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--text); background: var(--bg); }}
+header {{ border-bottom: 1px solid #e5e7eb55; padding: .8rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }}
+header a {{ color: var(--accent); text-decoration: none; font-weight: 600; }}
+header span {{ color: var(--muted); font-size: .9rem; }}
+main {{ max-width: 46rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; }}
+h1, h2, h3, h4 {{ line-height: 1.25; scroll-margin-top: 1rem; }}
+a {{ color: var(--accent); }}
+pre {{ overflow-x: auto; padding: .8rem; border-radius: 6px; background: #8881; }}
+code {{ font-size: .9em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #8884; padding: .3rem .6rem; }}
+.cited {{ background: var(--mark); border-radius: 4px; box-shadow: 0 0 0 .4rem var(--mark); }}
+</style></head>
+<body><header><a href="/">&larr; Course Guide chat</a><span>{source}</span></header>
+<main>{body}</main>
+<script>
+// Mark the cited section: the heading the link points at and everything up to the next heading of its level or above.
+function markCited() {{
+  document.querySelectorAll('.cited').forEach(el => el.classList.remove('cited'));
+  const id = decodeURIComponent(location.hash.slice(1));
+  const heading = id && document.getElementById(id);
+  if (!heading || !/^H[1-6]$/.test(heading.tagName)) return;
+  const level = Number(heading.tagName[1]);
+  heading.classList.add('cited');
+  for (let el = heading.nextElementSibling; el; el = el.nextElementSibling) {{
+    if (/^H[1-6]$/.test(el.tagName) && Number(el.tagName[1]) <= level) break;
+    el.classList.add('cited');
+  }}
+  heading.scrollIntoView();
+}}
+window.addEventListener('hashchange', markCited);
+markCited();
+</script>
+</body></html>"""
+
+
+def resolve_course_file(corpus_dir: Path, relative: str) -> Path:
+    """The corpus file at `relative`, or 404: no escaping the course folder by '..', absolute paths or symlinks."""
+    root = Path(corpus_dir).resolve()
+    if not relative or "\x00" in relative or "\\" in relative or relative.startswith("/"):
+        raise HTTPException(404, "No such course document.")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root) or not target.is_file() or target.suffix.lower() not in FORMATS:
+        raise HTTPException(404, "No such course document.")
+    return target
+
+
+def lesson_page(path: Path, source: str) -> str:
+    """A course document as a readable HTML page whose heading ids match the citation anchors."""
+    text = decode_text(path.read_bytes())
+    fmt = FORMATS[path.suffix.lower()]
+    title = None
+    if fmt == "markdown":
+        body = render_markdown(text)
+    elif fmt == "html":
+        title = html_title(text)
+        body = render_markdown(html_to_markdown(text))
+    else:
+        body = render_plaintext(text)
+    return _LESSON_PAGE.format(title=html.escape(title or title_from_filename(path)), source=html.escape(source), body=body)
+
+
+def create_app(guide: Guide) -> FastAPI:
+    """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model."""
+    import gradio as gr
+
+    from app.chat import CHAT_CSS, build_chat
+
+    api = FastAPI(title="Course Guide", docs_url=None, redoc_url=None)
+
+    @api.get("/course/{relative:path}", include_in_schema=False)
+    def course_document(relative: str):
+        path = resolve_course_file(guide.settings.corpus_dir, relative)
+        if path.suffix.lower() == ".pdf":
+            return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
+        try:
+            return HTMLResponse(lesson_page(path, relative))
+        except BadFileError as err:
+            log.warning("cannot show %s: %s", relative, err)
+            raise HTTPException(422, f"This course document cannot be shown: {err}") from None
+
+    return gr.mount_gradio_app(api, build_chat(guide), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])

@@ -1,0 +1,161 @@
+"""The search index on disk: Chroma stores in generation folders, and an atomically replaced manifest naming the live one."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.types import Chunk, RetrievedChunk
+
+MANIFEST_FILE = "manifest.json"
+COLLECTION_NAME = "course"
+GENERATION_PREFIX = "gen-"
+# Bump when chunking or embedded text changes, so every index built before is rebuilt.
+CHUNKER_VERSION = 1
+
+
+class IndexMissingError(RuntimeError):
+    """No index has been built in the given folder yet."""
+
+    def __init__(self, db_dir: Path):
+        super().__init__(
+            f"No course index in {db_dir}. Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {db_dir}` first."
+        )
+
+
+@dataclass
+class FileEntry:
+    sha256: str
+    title: str
+    chunks: int
+
+
+@dataclass
+class Manifest:
+    """What the live generation holds; written last, so a reader never sees a half-built index."""
+
+    generation: str
+    config: dict[str, Any]
+    files: dict[str, FileEntry]
+    chunk_count: int
+    corpus_dir: str
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        data["files"] = {k: FileEntry(**v) for k, v in data["files"].items()}
+        return cls(**data)
+
+
+def read_manifest(db_dir: Path) -> Manifest | None:
+    path = Path(db_dir) / MANIFEST_FILE
+    if not path.exists():
+        return None
+    return Manifest.from_json(path.read_text(encoding="utf-8"))
+
+
+def publish_manifest(db_dir: Path, manifest: Manifest) -> None:
+    """Switch readers to the manifest's generation in one atomic rename."""
+    fd, tmp = tempfile.mkstemp(dir=db_dir, prefix=".manifest-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(manifest.to_json())
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, Path(db_dir) / MANIFEST_FILE)
+
+
+def new_generation_name() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def prune_generations(db_dir: Path, keep: set[str]) -> None:
+    """Delete generation folders not in `keep` (left by earlier ingests, or by ones that failed midway)."""
+    for path in Path(db_dir).glob(f"{GENERATION_PREFIX}*"):
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def open_collection(generation_dir: Path, create: bool = False):
+    """The Chroma collection of one generation. Embeddings are always ours: Chroma's default would download a model."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(
+        path=str(generation_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+    if create:
+        return client.create_collection(
+            COLLECTION_NAME, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+    return client.get_collection(COLLECTION_NAME, embedding_function=None)
+
+
+class IndexReader:
+    """Read access for answering. It follows the manifest, so a finished ingest is picked up on the next question."""
+
+    def __init__(self, db_dir: Path):
+        self.db_dir = Path(db_dir)
+        self.manifest: Manifest | None = None
+        self._collection = None
+        self._chunks: list[Chunk] | None = None
+
+    def refresh(self) -> Manifest:
+        """Reopen if an ingest published a new generation; raise IndexMissingError if there is none."""
+        manifest = read_manifest(self.db_dir)
+        if manifest is None:
+            raise IndexMissingError(self.db_dir)
+        if self.manifest is None or manifest.generation != self.manifest.generation:
+            self._collection = open_collection(self.db_dir / manifest.generation)
+            self.manifest = manifest
+            self._chunks = None
+        return manifest
+
+    def exists(self) -> bool:
+        return read_manifest(self.db_dir) is not None
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            self.refresh()
+        return self._collection
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, in corpus order; cached per generation."""
+        self.refresh()
+        if self._chunks is None:
+            got = self.collection.get(include=["documents", "metadatas"])
+            chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+            self._chunks = sorted(chunks, key=lambda c: (c.source, c.ordinal))
+        return self._chunks
+
+    def search(self, query_embedding: np.ndarray, k: int) -> list[RetrievedChunk]:
+        """Nearest chunks by cosine similarity, best first."""
+        self.refresh()
+        k = min(k, self.collection.count())
+        if k == 0:
+            return []
+        got = self.collection.query(
+            query_embeddings=[np.asarray(query_embedding, dtype=np.float32)],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            RetrievedChunk(Chunk.from_store(i, d, m), score=1.0 - float(dist))
+            for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
+        ]

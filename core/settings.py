@@ -1,0 +1,48 @@
+"""The one settings object: read once at the entry point (env vars, then CLI flags) and passed down."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "COURSE_GUIDE_"
+
+# Calibrated by `course-guide calibrate` on eval/datasets/refusal_calibration.jsonl against the
+# shipped corpus (see README, "Refusal threshold"); tests/test_answer.py checks it still matches.
+CALIBRATED_REFUSAL_THRESHOLD = 0.36
+
+
+class Settings(BaseSettings):
+    """Every setting of Course Guide. Each field can be set as COURSE_GUIDE_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of course documents to ingest.")
+    db_dir: Path = Field(Path("index"), description="Folder where the search index lives.")
+    model_path: Path | None = Field(
+        None, description="Folder of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2."
+    )
+    host: str = Field("127.0.0.1", description="Address the web chat listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the web chat listens on.")
+    public_url: str | None = Field(
+        None, description="Base URL that citation links use; default: http://HOST:PORT."
+    )
+    top_k: int = Field(5, ge=1, le=50, description="How many passages retrieval returns per question.")
+    max_answer_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an offline answer.")
+    refusal_threshold: float = Field(
+        CALIBRATED_REFUSAL_THRESHOLD,
+        ge=-1.0,
+        le=1.0,
+        description="Questions whose best passage scores below this are refused as not covered.",
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longest question accepted, in characters.")
+    chunk_tokens: int = Field(
+        200, ge=32, le=250, description="Target chunk size in model tokens (the model reads at most 256)."
+    )
+    chunk_overlap_tokens: int = Field(30, ge=0, le=100, description="Tokens shared by neighbouring chunks.")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
+
+    def base_url(self) -> str:
+        """Where citation links point: the public URL if set, else the address the chat serves on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

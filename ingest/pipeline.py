@@ -1,0 +1,242 @@
+"""Incremental ingest: re-chunk changed files, embed only new passages, build a fresh generation and publish it atomically."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock, Timeout
+
+from core.index import (
+    CHUNKER_VERSION,
+    FileEntry,
+    Manifest,
+    new_generation_name,
+    open_collection,
+    prune_generations,
+    publish_manifest,
+    read_manifest,
+)
+from core.model import TextEmbedder, model_identity
+from core.settings import Settings
+from core.types import Chunk
+from ingest.chunker import ChunkTooLongError, chunk_document
+from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
+
+
+class IngestError(RuntimeError):
+    """The ingest cannot run or must not publish; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    source: str
+    reason: str
+
+    def message(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    generation: str | None = None
+    published: bool = False
+
+    def summary_line(self) -> str:
+        extra = []
+        if self.skipped:
+            extra.append(f"{len(self.skipped)} skipped")
+        if self.problems:
+            extra.append(f"{len(self.problems)} failed")
+        files = f"{self.files} files" + (f" ({', '.join(extra)})" if extra else "")
+        return (
+            f"{files}; chunks: {self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged ({self.chunks} in index); {self.seconds:.1f} s"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "skipped": self.skipped,
+            "problems": [{"source": p.source, "reason": p.reason} for p in self.problems],
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "generation": self.generation,
+            "published": self.published,
+        }
+
+
+def index_config(settings: Settings) -> dict:
+    """Everything that shapes chunks and vectors; an index built with another config is rebuilt from scratch."""
+    return {
+        "model": model_identity(settings.model_path),
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
+        "chunker_version": CHUNKER_VERSION,
+    }
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stored(manifest: Manifest | None, db_dir: Path) -> dict[str, tuple[Chunk, list[float]]]:
+    """Every chunk of the live generation with its vector, by id, so unchanged passages are never re-embedded."""
+    if manifest is None:
+        return {}
+    got = open_collection(db_dir / manifest.generation).get(include=["documents", "metadatas", "embeddings"])
+    return {
+        i: (Chunk.from_store(i, d, m), e)
+        for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+    }
+
+
+def _write_generation(db_dir: Path, name: str, chunks: list[Chunk], vectors: list) -> None:
+    collection = open_collection(db_dir / name, create=True)
+    batch = collection._client.get_max_batch_size()
+    for start in range(0, len(chunks), batch):
+        part = chunks[start : start + batch]
+        collection.add(
+            ids=[c.id for c in part],
+            embeddings=vectors[start : start + batch],
+            documents=[c.text for c in part],
+            metadatas=[c.metadata() for c in part],
+        )
+    if collection.count() != len(chunks):
+        raise IngestError(f"the new index holds {collection.count()} chunks, expected {len(chunks)}; run ingest again")
+
+
+def ingest_corpus(
+    settings: Settings,
+    get_embedder: Callable[[], TextEmbedder],
+    *,
+    strict: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> IngestReport:
+    """Bring the index in settings.db_dir in step with settings.corpus_dir; loads the model only if something changed."""
+    started = time.perf_counter()
+    corpus = Path(settings.corpus_dir)
+    db_dir = Path(settings.db_dir)
+    if not corpus.is_dir():
+        raise IngestError(f"No course folder at {corpus}. Pass --corpus DIR or set COURSE_GUIDE_CORPUS_DIR.")
+    db_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(db_dir / ".ingest.lock", timeout=0):
+            report = _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log)
+    except Timeout:
+        raise IngestError(f"Another ingest is writing {db_dir}; wait for it to finish, then run again.") from None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log) -> IngestReport:
+    report = IngestReport()
+    files, skipped = list_course_files(corpus)
+    report.skipped = [p.relative_to(corpus).as_posix() for p in skipped]
+    for source in report.skipped:
+        log(f"skipped {source}: not a course format ({', '.join(sorted(FORMATS))})")
+    if not files:
+        raise IngestError(f"No course documents in {corpus} (looked for {', '.join(sorted(FORMATS))}).")
+    report.files = len(files)
+
+    old = read_manifest(db_dir)
+    config = index_config(settings)
+    if old is not None and old.config != config:
+        log("index settings or model changed: rebuilding every chunk")
+        old_files: dict[str, FileEntry] = {}
+    else:
+        old_files = old.files if old else {}
+
+    sources = {p.relative_to(corpus).as_posix(): p for p in files}
+    shas = {source: file_sha256(path) for source, path in sources.items()}
+    changed = [s for s in sources if s not in old_files or old_files[s].sha256 != shas[s]]
+    deleted = sorted(set(old_files) - set(shas))
+    if old is not None and old_files and not changed and not deleted:
+        report.unchanged = report.chunks = old.chunk_count
+        report.generation = old.generation
+        return report
+
+    embedder = get_embedder()
+    new_chunks: dict[str, list[Chunk]] = {}
+    for source in changed:
+        try:
+            chunks = chunk_document(load_document(sources[source], corpus), shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
+        except (BadFileError, ChunkTooLongError) as err:
+            problem = FileProblem(source, str(err))
+            report.problems.append(problem)
+            kept = " (its previous version stays in the index)" if source in old_files else ""
+            log(f"error: {problem.message()}{kept}")
+            continue
+        new_chunks[source] = chunks
+    if strict and report.problems:
+        raise IngestError(
+            f"{len(report.problems)} file(s) could not be ingested and --strict is on; the index was not changed. "
+            "Fix or remove them, or run without --strict."
+        )
+
+    stored = _stored(old if old_files else None, db_dir)
+    by_source: dict[str, list[str]] = {}
+    for chunk_id, (chunk, _) in stored.items():
+        by_source.setdefault(chunk.source, []).append(chunk_id)
+
+    final: list[Chunk] = []
+    manifest_files: dict[str, FileEntry] = {}
+    for source in sorted(shas):
+        if source in new_chunks:
+            chunks = new_chunks[source]
+            old_ids = set(by_source.get(source, []))
+            new_ids = {c.id for c in chunks}
+            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
+            report.unchanged += len(new_ids & old_ids)
+            report.updated += min(fresh, gone)
+            report.added += fresh - min(fresh, gone)
+            report.removed += gone - min(fresh, gone)
+            manifest_files[source] = FileEntry(shas[source], chunks[0].title, len(chunks))
+        elif source in old_files and source in by_source:
+            # Unchanged, or bad now but good before: keep what the index already has.
+            chunks = sorted((stored[i][0] for i in by_source[source]), key=lambda c: c.ordinal)
+            report.unchanged += len(chunks)
+            manifest_files[source] = old_files[source]
+        else:
+            continue
+        final.extend(chunks)
+    for source in deleted:
+        report.removed += len(by_source.get(source, []))
+        log(f"removed {source}: no longer in the course folder")
+    if not final:
+        raise IngestError("No file could be ingested; see the errors above. The previous index (if any) is unchanged.")
+
+    to_embed = [c for c in final if c.id not in stored]
+    report.embedded = len(to_embed)
+    vectors_by_id = {i: vec for i, (_, vec) in stored.items()}
+    if to_embed:
+        log(f"embedding {len(to_embed)} chunks")
+        vectors = embedder.encode([c.embed_text() for c in to_embed], batch_size=settings.embed_batch_size, progress=progress)
+        vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
+
+    name = new_generation_name()
+    _write_generation(db_dir, name, final, [vectors_by_id[c.id] for c in final])
+    publish_manifest(db_dir, Manifest(name, config, manifest_files, len(final), str(corpus.resolve())))
+    prune_generations(db_dir, keep={name} | ({old.generation} if old else set()))
+    report.chunks = len(final)
+    report.generation = name
+    report.published = True
+    return report
