@@ -14,6 +14,7 @@ from core.text import Sentence, content_words, split_sentences
 from core.types import Answer, Citation, RetrievedChunk
 
 _DEFINITION_QUESTION = re.compile(r"^\s*(?:what\s+(?:is|are|does)|define|meaning of|what's)\s+(?:an?\s+|the\s+)?(.+?)\s*(?:mean)?\??\s*$", re.I)
+_TERM_ITEM = re.compile(r"^\*\*(.+?)\*\*\s*:")
 _PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their)\b", re.I)
 # Passages scoring this far below the best one are not quoted: they are usually off-topic neighbours.
 _PASSAGE_MARGIN = 0.12
@@ -141,13 +142,19 @@ def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[st
                 score += 0.05
             if len(words) < 4:
                 score -= 0.2
+            leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
+            if sentence.text.endswith(":") and not leads_into_list:
+                score -= 0.3  # a lead-in to code or a figure says nothing by itself
             candidates.append(_Candidate(rank, sentence, score))
         scored.append(candidates)
     return scored
 
 
 def _defines(sentence: str, target: list[str]) -> bool:
-    """'X is ...' / 'X, short for ..., is ...': the sentence opens with the asked-for term and soon says what it is."""
+    """'X is ...', 'X, short for ..., is ...' or '**X**: ...': the sentence opens with the asked-for term and says what it is."""
+    term = _TERM_ITEM.match(sentence)
+    if term:
+        return all(t in content_words(term.group(1)) for t in target)
     opening = sentence.lower().split()[: len(target) + 10]
     opening_words = content_words(" ".join(opening))
     return all(t in opening_words for t in target) and any(w in ("is", "are", "refers", "means") for w in opening)

@@ -99,6 +99,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
             respond,
             chatbot=gr.Chatbot(
                 height=520,
+                show_label=False,
                 placeholder="Ask a question about the course, or pick an example below.",
                 buttons=["copy"],
                 elem_id="guide-chat",

@@ -9,8 +9,8 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.answer import Guide
-from core.markup import html_title, html_to_markdown, render_markdown, render_plaintext
-from ingest.loaders import FORMATS, BadFileError, decode_text, title_from_filename
+from core.markup import html_to_markdown, render_markdown, render_plaintext
+from ingest.loaders import FORMATS, BadFileError, decode_text, load_document
 
 log = logging.getLogger("course_guide")
 
@@ -31,21 +31,22 @@ a {{ color: var(--accent); }}
 pre {{ overflow-x: auto; padding: .8rem; border-radius: 6px; background: #8881; }}
 code {{ font-size: .9em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #8884; padding: .3rem .6rem; }}
-.cited {{ background: var(--mark); border-radius: 4px; box-shadow: 0 0 0 .4rem var(--mark); }}
+.cited {{ background: var(--mark); border-left: 4px solid var(--accent); padding-left: .8rem; margin-left: -1.05rem; }}
+h1.cited, h2.cited, h3.cited, h4.cited {{ margin-bottom: 0; padding-top: .4rem; }}
+p.cited, ul.cited, ol.cited {{ margin: 0; padding-top: .5rem; padding-bottom: .5rem; }}
 </style></head>
 <body><header><a href="/">&larr; Course Guide chat</a><span>{source}</span></header>
 <main>{body}</main>
 <script>
-// Mark the cited section: the heading the link points at and everything up to the next heading of its level or above.
+// Mark the cited section: the heading the link points at and its text, up to the next heading.
 function markCited() {{
   document.querySelectorAll('.cited').forEach(el => el.classList.remove('cited'));
   const id = decodeURIComponent(location.hash.slice(1));
   const heading = id && document.getElementById(id);
   if (!heading || !/^H[1-6]$/.test(heading.tagName)) return;
-  const level = Number(heading.tagName[1]);
   heading.classList.add('cited');
   for (let el = heading.nextElementSibling; el; el = el.nextElementSibling) {{
-    if (/^H[1-6]$/.test(el.tagName) && Number(el.tagName[1]) <= level) break;
+    if (/^H[1-6]$/.test(el.tagName)) break;
     el.classList.add('cited');
   }}
   heading.scrollIntoView();
@@ -67,19 +68,17 @@ def resolve_course_file(corpus_dir: Path, relative: str) -> Path:
     return target
 
 
-def lesson_page(path: Path, source: str) -> str:
+def lesson_page(path: Path, corpus_dir: Path) -> str:
     """A course document as a readable HTML page whose heading ids match the citation anchors."""
+    document = load_document(path, corpus_dir)
     text = decode_text(path.read_bytes())
-    fmt = FORMATS[path.suffix.lower()]
-    title = None
-    if fmt == "markdown":
+    if document.format == "markdown":
         body = render_markdown(text)
-    elif fmt == "html":
-        title = html_title(text)
+    elif document.format == "html":
         body = render_markdown(html_to_markdown(text))
     else:
         body = render_plaintext(text)
-    return _LESSON_PAGE.format(title=html.escape(title or title_from_filename(path)), source=html.escape(source), body=body)
+    return _LESSON_PAGE.format(title=html.escape(document.title), source=html.escape(document.source), body=body)
 
 
 def create_app(guide: Guide) -> FastAPI:
@@ -96,7 +95,7 @@ def create_app(guide: Guide) -> FastAPI:
         if path.suffix.lower() == ".pdf":
             return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
         try:
-            return HTMLResponse(lesson_page(path, relative))
+            return HTMLResponse(lesson_page(path, Path(guide.settings.corpus_dir).resolve()))
         except BadFileError as err:
             log.warning("cannot show %s: %s", relative, err)
             raise HTTPException(422, f"This course document cannot be shown: {err}") from None

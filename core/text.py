@@ -5,7 +5,8 @@ import re
 from dataclasses import dataclass
 
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
-_HEADING_OR_RULE = re.compile(r"^\s*(?:#{1,6}\s|```|~~~|\|.*\||[-=*_]{3,}\s*$)")
+_HEADING_OR_RULE = re.compile(r"^\s*(?:#{1,6}\s|\|.*\||[-=*_]{3,}\s*$)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[*]*[A-Z0-9])")
 _ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "dr.", "mr.", "mrs.", "ms.", "fig.", "no.", "approx.", "cf.", "al."}
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -66,6 +67,12 @@ def _split_line(text: str, offset: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _starts_inside_code(passage: str) -> bool:
+    """A chunk cut from the middle of a code block has an odd number of fences, the first a bare closing one."""
+    fences = [line.strip() for line in passage.splitlines() if _FENCE.match(line)]
+    return len(fences) % 2 == 1 and fences[0] in ("```", "~~~")
+
+
 def split_sentences(passage: str) -> list[Sentence]:
     """Sentences of a passage. List items stand alone; wrapped lines of a paragraph are joined."""
     sentences: list[Sentence] = []
@@ -84,10 +91,15 @@ def split_sentences(passage: str) -> list[Sentence]:
         block += 1
 
     offset = 0
+    in_code = _starts_inside_code(passage)
     for line in passage.splitlines(keepends=True):
         bare = line.rstrip("\n")
         marker = _LIST_MARKER.match(bare)
-        if not bare.strip() or _HEADING_OR_RULE.match(bare):
+        if _FENCE.match(bare):
+            # Code is shown in the lesson, but it is not prose to quote as an answer sentence.
+            flush_paragraph()
+            in_code = not in_code
+        elif in_code or not bare.strip() or _HEADING_OR_RULE.match(bare):
             flush_paragraph()
         elif marker:
             flush_paragraph()
