@@ -184,9 +184,14 @@ def render_plaintext(text: str) -> str:
 
 def html_to_markdown(source: str) -> str:
     """HTML lessons go through the Markdown path, so they get the same sections, anchors and lesson view."""
-    from markdownify import markdownify
+    from bs4 import BeautifulSoup
+    from markdownify import MarkdownConverter
 
-    return markdownify(source, heading_style="ATX", strip=["script", "style", "iframe", "img"])
+    soup = BeautifulSoup(source, "html.parser")
+    # Page furniture and code are not lesson text; their content must go, not just their tags.
+    for tag in soup(["head", "script", "style", "noscript", "template", "iframe", "nav", "footer"]):
+        tag.decompose()
+    return MarkdownConverter(heading_style="ATX", strip=["img"]).convert_soup(soup)
 
 
 def html_title(source: str) -> str | None:
