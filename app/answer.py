@@ -20,6 +20,9 @@ _PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their)\
 _PASSAGE_MARGIN = 0.12
 
 
+REFUSAL_MESSAGE = "The course materials don't cover that question, so I can't answer it from the course."
+
+
 class QuestionError(ValueError):
     """A question we will not send to retrieval; the message is for the learner."""
 
@@ -103,7 +106,7 @@ def closest_topics(retrieved: list[RetrievedChunk], limit: int = 3) -> list[Retr
 
 def refusal(question: str, retrieved: list[RetrievedChunk]) -> Answer:
     topics = closest_topics(retrieved)
-    text = "The course materials don't cover that question, so I can't answer it from the course."
+    text = REFUSAL_MESSAGE
     if topics:
         names = "; ".join(hit.chunk.location() for hit in topics)
         text += f" The closest topics the course does cover are: {names}."
@@ -191,7 +194,8 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
                 break
             if not candidate.sentence.text.endswith(":") and not _redundant(candidate, chosen):
                 take(candidate)
-    chosen.sort(key=lambda c: (c.rank, c.sentence.start))
+    # The passage holding the best sentence leads; the rest follow in retrieval order, each in reading order.
+    chosen.sort(key=lambda c: (c.rank != best.rank, c.rank, c.sentence.start))
     return _compose(question, chosen, passages, retrieved, settings)
 
 

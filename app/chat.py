@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from app.answer import Guide, QuestionError, answer_question, closest_topics
+from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, answer_question, closest_topics
 from core.index import IndexMissingError
 from core.types import Answer
 
@@ -31,6 +31,7 @@ def answer_markdown(answer: Answer) -> str:
         topics = closest_topics(answer.retrieved)
         if not topics:
             return body
+        body = REFUSAL_MESSAGE  # the topics are listed as links below instead of in the sentence
         listed = "\n".join(f"- [{hit.chunk.location()}]({hit.chunk.link()})" for hit in topics)
         return f"{body}\n\n**Closest topics in the course**\n\n{listed}"
     sources = "\n".join(f"{c.n}. [{chunks[c.chunk_id].location()}]({links[c.n]})" for c in answer.citations)
@@ -89,6 +90,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
             return
         yield from stream_words(answer_markdown(answer))
 
+    examples = example_questions(guide)
     with gr.Blocks(title="Course Guide") as demo:
         gr.Markdown(
             "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from.",
@@ -100,13 +102,15 @@ def build_chat(guide: Guide) -> gr.Blocks:
             chatbot=gr.Chatbot(
                 height=520,
                 show_label=False,
-                placeholder="Ask a question about the course, or pick an example below.",
+                placeholder="Ask a question about the course" + (", or pick an example below." if examples else "."),
                 buttons=["copy"],
                 elem_id="guide-chat",
             ),
-            textbox=gr.Textbox(placeholder="Ask about the course…", max_lines=6, elem_id="guide-question"),
-            examples=example_questions(guide) or None,
+            textbox=gr.Textbox(
+                placeholder="Ask about the course…", max_lines=6, elem_id="guide-question", submit_btn="Ask", show_label=False
+            ),
+            examples=examples or None,
             api_name="ask",
         )
-        demo.load(lambda: index_status(guide), outputs=status)
+        demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")
     return demo
