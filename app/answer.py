@@ -6,8 +6,9 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from core.index import IndexReader
+from core.index import IndexReader, read_manifest
 from core.model import TextEmbedder
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
@@ -50,6 +51,13 @@ class Guide:
             self._idf = {w: math.log((1 + len(chunks)) / (1 + n)) + 1.0 for w, n in df.items()}
             self._idf_generation = manifest.generation
         return self._idf
+
+    def corpus_dir(self) -> Path:
+        """The course folder that lesson links open: as configured, else the one the index was built from."""
+        if "corpus_dir" in self.settings.model_fields_set:
+            return Path(self.settings.corpus_dir)
+        manifest = read_manifest(self.index.db_dir)
+        return Path(manifest.corpus_dir) if manifest else Path(self.settings.corpus_dir)
 
     def retrieve(self, question: str, k: int | None = None) -> list[RetrievedChunk]:
         vector = self.embedder.encode([question])[0]

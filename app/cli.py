@@ -111,7 +111,8 @@ def ask(question: str, db_dir: Path | None, as_json: bool) -> None:
 @main.command()
 @click.option("--host", help="Address to listen on [env: COURSE_GUIDE_HOST; default: 127.0.0.1].")
 @click.option("--port", type=int, help="Port to listen on [env: COURSE_GUIDE_PORT; default: 7860].")
-@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Course folder the lesson links open [default: corpus].")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path),
+              help="Course folder the lesson links open [env: COURSE_GUIDE_CORPUS_DIR; default: the folder the index was built from].")
 @db_option
 def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: Path | None) -> None:
     """Serve the web chat and the course documents it cites."""

@@ -91,11 +91,12 @@ def create_app(guide: Guide) -> FastAPI:
 
     @api.get("/course/{relative:path}", include_in_schema=False)
     def course_document(relative: str):
-        path = resolve_course_file(guide.settings.corpus_dir, relative)
+        corpus_dir = guide.corpus_dir()
+        path = resolve_course_file(corpus_dir, relative)
         if path.suffix.lower() == ".pdf":
             return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
         try:
-            return HTMLResponse(lesson_page(path, Path(guide.settings.corpus_dir).resolve()))
+            return HTMLResponse(lesson_page(path, corpus_dir.resolve()))
         except BadFileError as err:
             log.warning("cannot show %s: %s", relative, err)
             raise HTTPException(422, f"This course document cannot be shown: {err}") from None

@@ -119,3 +119,12 @@ def test_chat_without_index_tells_how_to_ingest(tmp_path, embedder):
         assert status == 200 and b"No course index yet" in body and b"course-guide ingest" in body
         reply = Client(url, verbose=False).predict("What is MLOps?", api_name="/ask")
         assert "The course index is missing" in reply and "course-guide ingest" in reply
+
+
+def test_lesson_links_use_the_folder_the_index_was_built_from(settings, run_ingest, embedder):
+    """An instructor who ingested --corpus elsewhere and then runs plain `serve` still gets working links."""
+    run_ingest(settings)
+    with serving(Settings(db_dir=settings.db_dir), embedder) as (url, guide):
+        assert guide.corpus_dir() == settings.corpus_dir.resolve()
+        status, _, body = fetch(url + "/course/01-telescopes.md")
+        assert status == 200 and b'id="reflectors"' in body
