@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from core.index import IndexMissingError
-from core.settings import Settings
+from core.index import IndexMissingError, IndexReader
+from core.settings import Settings, use_offline_environment
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Before any command imports chromadb, gradio or transformers, which read these at import time.
+use_offline_environment()
 
 
 def make_settings(**flags: Any) -> Settings:
@@ -77,12 +75,12 @@ def ask(question: str, db_dir: Path | None, as_json: bool) -> None:
     from app.answer import Guide, QuestionError, answer_question
 
     settings = make_settings(db_dir=db_dir)
-    guide = Guide.open(settings, embedder=None)  # type: ignore[arg-type]
+    index = IndexReader(settings.db_dir)
     try:
-        guide.index.refresh()
+        index.refresh()  # before the slow model load, so a missing index is reported at once
     except IndexMissingError as err:
         raise click.ClickException(str(err)) from None
-    guide.embedder = _embedder(settings)
+    guide = Guide(settings, _embedder(settings), index)
     if question == "-":
         for line in sys.stdin:
             if not line.strip():

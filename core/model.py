@@ -1,12 +1,13 @@
 """The embedding model, loaded from local files only and at most once per process."""
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
+
+from core.settings import use_offline_environment
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -58,8 +59,7 @@ class SentenceTransformerEmbedder:
 @lru_cache(maxsize=2)
 def load_embedder(model_path: Path | None = None) -> SentenceTransformerEmbedder:
     """Load the model once per process; offline flags make any hub access fail loudly instead of hanging."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    use_offline_environment()
     path = Path(model_path) if model_path else default_model_path()
     if not path.is_dir():
         raise FileNotFoundError(
@@ -68,7 +68,10 @@ def load_embedder(model_path: Path | None = None) -> SentenceTransformerEmbedder
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # its weight-loading bar is noise in CLI output
+    # Its weight-loading bar, and its warning when the chunker measures a passage longer than the window
+    # (which is how the chunker finds passages to split), are noise in CLI output.
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
     return SentenceTransformerEmbedder(SentenceTransformer(str(path), device="cpu"), name=path.name)
 
 

@@ -1,12 +1,28 @@
 """The one settings object: read once at the entry point (env vars, then CLI flags) and passed down."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_GUIDE_"
+
+# No telemetry, no analytics and no model-hub access: everything runs offline.
+OFFLINE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def use_offline_environment() -> None:
+    """Call before chromadb, gradio or transformers are imported: they read these at import time."""
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 # Calibrated by `course-guide calibrate` on eval/datasets/refusal_calibration.jsonl against the
 # shipped corpus (see README, "Refusal threshold"); tests/test_answer.py checks it still matches.

@@ -1,12 +1,9 @@
 """Shared fixtures: the real model (loaded once per session), fixture courses and real indexes in temp dirs, a real server."""
 from __future__ import annotations
 
-import os
+from core.settings import use_offline_environment
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["ANONYMIZED_TELEMETRY"] = "False"
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TOKENIZERS_PARALLELISM"] = "false"
+use_offline_environment()
 
 import shutil
 import socket
