@@ -35,10 +35,6 @@ def bench(repeats: int) -> dict:
     from core.model import load_embedder
     from core.settings import Settings
     from ingest.pipeline import ingest_corpus
-    from transformers.utils import logging as transformers_logging
-
-    # The chunker counts tokens without truncation on purpose; the tokenizer's "longer than 256" warning is noise here.
-    transformers_logging.set_verbosity_error()
 
     tmp = Path(tempfile.mkdtemp(prefix="course-guide-bench-"))
     try:
