@@ -57,7 +57,10 @@ def bench(repeats: int) -> dict:
             started = time.perf_counter()
             embedder.encode(texts, batch_size=settings.embed_batch_size)
             raw_rates.append(len(texts) / (time.perf_counter() - started))
-        cold_seconds = chunks / statistics.median(ingest_rates)
+        # Best of N, not median: on a shared 2-core VM, interference only ever slows a run down, and the
+        # same encode of the same texts was seen to vary by 25% between runs.
+        ingest_rate, raw_rate = max(ingest_rates), max(raw_rates)
+        cold_seconds = chunks / ingest_rate
 
         problems, reingest = [], []
         for _ in range(5):
@@ -73,7 +76,6 @@ def bench(repeats: int) -> dict:
         timings = [answer_question(guide, q).timings_ms for q in questions]
         total = [t["total"] for t in timings]
 
-        ingest_rate, raw_rate = statistics.median(ingest_rates), statistics.median(raw_rates)
         return {
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
@@ -82,6 +84,7 @@ def bench(repeats: int) -> dict:
             "ingest_chunks_per_s": ingest_rate,
             "raw_chunks_per_s": raw_rate,
             "ingest_raw_ratio": ingest_rate / raw_rate,
+            "pipeline_overhead_s": cold_seconds - chunks / raw_rate,
             "reingest_s": statistics.median(reingest),
             "reingest_fraction": statistics.median(reingest) / cold_seconds,
             "questions": len(questions),
@@ -105,6 +108,7 @@ def print_table(r: dict) -> None:
         ("cold ingest chunks/s", f"{r['ingest_chunks_per_s']:.1f}", "", ok(None)),
         ("raw encode chunks/s", f"{r['raw_chunks_per_s']:.1f}", "", ok(None)),
         ("ingest / raw ratio", f"{r['ingest_raw_ratio']:.2f}", ">= 0.9", ok(r["ingest_raw_ratio"] >= 0.9)),
+        ("pipeline overhead s", f"{r['pipeline_overhead_s']:.2f}", "", ok(None)),
         ("no-change re-ingest s", f"{r['reingest_s']:.3f}", "", ok(None)),
         ("re-ingest fraction of cold", f"{r['reingest_fraction']:.3f}", "< 0.05", ok(r["reingest_fraction"] < 0.05)),
         ("ask p50 ms", f"{r['ask_p50_ms']:.1f}", "< 60", ok(r["ask_p50_ms"] < 60)),
@@ -117,7 +121,7 @@ def print_table(r: dict) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     print(f"machine: {r['cpu_count']} CPUs, torch threads {r['torch_threads']}; "
-          f"medians of {r['repeats']} cold ingests/raw encodes, 5 re-ingests, {r['questions']} questions")
+          f"best of {r['repeats']} cold ingests and raw encodes, median of 5 no-change re-ingests, {r['questions']} questions")
     print(line(header))
     print("-+-".join("-" * w for w in widths))
     for row in rows:
@@ -129,7 +133,7 @@ def print_table(r: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="also print the numbers as JSON after the table")
-    parser.add_argument("--repeats", type=int, default=3, help="cold ingests and raw encodes to take the median of")
+    parser.add_argument("--repeats", type=int, default=3, help="cold ingests and raw encodes to take the best of")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
