@@ -5,12 +5,15 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from app.cli import main
 from core.index import IndexReader
+from tests.conftest import free_port
 
 
 def test_ask_prints_answer_and_numbered_sources(shipped_settings):
@@ -88,3 +91,39 @@ def test_installed_command_ingests_and_answers(course, tmp_path):
     data = json.loads(ask.stdout)
     assert data["citations"][0]["source"] == "01-telescopes.md"
     assert "curved mirror" in data["answer"]
+
+
+def test_serve_command_warns_without_index_and_still_serves(tmp_path):
+    """`course-guide serve` as a user starts it: the log says to ingest, and the page loads."""
+    exe = Path(sys.executable).with_name("course-guide")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([exe, "serve", "--db", str(tmp_path / "none"), "--port", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 120
+        while "serving at" not in log.read_text():
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+        text = log.read_text()
+        assert "No course index in" in text and "course-guide ingest" in text
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the chat page never answered")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_ingest_shows_a_progress_bar_while_embedding(settings, run_ingest, capfd):
+    report = run_ingest(settings, progress=True)
+    assert report.embedded > 0
+    assert "Batches: 100%" in capfd.readouterr().err
