@@ -5,12 +5,13 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench ingest serve browser clean-index
+.PHONY: run test bench
 
+# torch goes in first, from the local CPU wheel; the constraint then keeps every later install from
+# replacing it with a CUDA build and several GB of CUDA packages.
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first, from the local CPU wheel; the constraint keeps it there.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
