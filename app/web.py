@@ -33,7 +33,8 @@ code {{ font-size: .9em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #8884; padding: .3rem .6rem; }}
 .cited {{ background: var(--mark); border-left: 4px solid var(--accent); padding-left: .8rem; margin-left: -1.05rem; }}
 h1.cited, h2.cited, h3.cited, h4.cited {{ margin-bottom: 0; padding-top: .4rem; }}
-p.cited, ul.cited, ol.cited {{ margin: 0; padding-top: .5rem; padding-bottom: .5rem; }}
+p.cited, ul.cited, ol.cited, pre.cited, table.cited {{ margin-top: 0; margin-bottom: 0; padding-top: .5rem; padding-bottom: .5rem; }}
+ul.cited, ol.cited {{ padding-left: 2.6rem; }}
 </style></head>
 <body><header><a href="/">&larr; Course Guide chat</a><span>{source}</span></header>
 <main>{body}</main>
