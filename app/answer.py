@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Guide:
     index: IndexReader
     _idf: dict[str, float] = field(default_factory=dict)
     _idf_generation: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # the chat answers in worker threads
 
     @classmethod
     def open(cls, settings: Settings, embedder: TextEmbedder) -> Guide:
@@ -45,12 +47,13 @@ class Guide:
     def idf(self) -> dict[str, float]:
         """Inverse document frequency of each word over the course's chunks, rebuilt per index generation."""
         manifest = self.index.refresh()
-        if manifest.generation != self._idf_generation:
-            chunks = self.index.chunks()
-            df = Counter(word for chunk in chunks for word in set(content_words(chunk.text)))
-            self._idf = {w: math.log((1 + len(chunks)) / (1 + n)) + 1.0 for w, n in df.items()}
-            self._idf_generation = manifest.generation
-        return self._idf
+        with self._lock:
+            if manifest.generation != self._idf_generation:
+                chunks = self.index.chunks()
+                df = Counter(word for chunk in chunks for word in set(content_words(chunk.text)))
+                self._idf = {w: math.log((1 + len(chunks)) / (1 + n)) + 1.0 for w, n in df.items()}
+                self._idf_generation = manifest.generation
+            return self._idf
 
     def corpus_dir(self) -> Path:
         """The course folder that lesson links open: as configured, else the one the index was built from."""
@@ -176,6 +179,8 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
     passages = [hit for hit in retrieved if hit.score >= retrieved[0].score - _PASSAGE_MARGIN]
     scored = _score_sentences(question, passages, idf)
     flat = sorted((c for cands in scored for c in cands), key=lambda c: -c.score)
+    if not flat:
+        return _quote_passage(question, passages[0], retrieved, settings)
     best = flat[0]
     chosen: list[_Candidate] = [best]
     limit = settings.max_answer_sentences
@@ -205,6 +210,12 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
     # The passage holding the best sentence leads; the rest follow in retrieval order, each in reading order.
     chosen.sort(key=lambda c: (c.rank != best.rank, c.rank, c.sentence.start))
     return _compose(question, chosen, passages, retrieved, settings)
+
+
+def _quote_passage(question: str, passage: RetrievedChunk, retrieved: list[RetrievedChunk], settings: Settings) -> Answer:
+    """Passages with no prose (only code or a table) are quoted whole: that is the course's answer."""
+    citation = Citation.for_chunk(1, passage.chunk, settings.base_url())
+    return Answer(question=question, answer=f"{passage.chunk.text}\n\n[1]", refused=False, citations=[citation], retrieved=retrieved)
 
 
 def _redundant(candidate: _Candidate, chosen: list[_Candidate]) -> bool:

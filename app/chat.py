@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, answer_question, closest_topics
-from core.index import IndexMissingError
+from core.index import IndexMissingError, IndexUnusableError
 from core.types import Answer
 
 CHAT_CSS = """
@@ -58,7 +58,7 @@ def example_questions(guide: Guide, limit: int = 4) -> list[str]:
     """Questions the course's own headings ask, one per lesson, to help a learner start."""
     try:
         chunks = guide.index.chunks()
-    except IndexMissingError:
+    except IndexUnusableError:
         return []
     examples: dict[str, str] = {}  # lesson -> question
     for chunk in chunks:
@@ -69,13 +69,17 @@ def example_questions(guide: Guide, limit: int = 4) -> list[str]:
 
 
 def index_status(guide: Guide) -> str:
-    """A notice for the page when there is no index yet; empty when all is well."""
-    if guide.index.exists():
-        return ""
-    return (
-        f"**No course index yet.** Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {guide.settings.db_dir}` "
-        "and reload this page."
-    )
+    """A notice for the page when there is no usable index; empty when all is well."""
+    try:
+        guide.index.refresh()
+    except IndexMissingError:
+        return (
+            f"**No course index yet.** Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {guide.settings.db_dir}` "
+            "and reload this page."
+        )
+    except IndexUnusableError as err:
+        return f"**The course index cannot be read.** {err}"
+    return ""
 
 
 def build_chat(guide: Guide) -> gr.Blocks:
@@ -85,8 +89,8 @@ def build_chat(guide: Guide) -> gr.Blocks:
         except QuestionError as err:
             yield str(err)
             return
-        except IndexMissingError as err:
-            yield f"**The course index is missing.** {err}"
+        except IndexUnusableError as err:
+            yield f"**The course index is missing or damaged.** {err}"
             return
         yield from stream_words(answer_markdown(answer))
 

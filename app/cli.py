@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from core.index import IndexMissingError, IndexReader
+from core.index import IndexReader, IndexUnusableError
 from core.settings import Settings, use_offline_environment
 
 # Before any command imports chromadb, gradio or transformers, which read these at import time.
@@ -78,7 +78,7 @@ def ask(question: str, db_dir: Path | None, as_json: bool) -> None:
     index = IndexReader(settings.db_dir)
     try:
         index.refresh()  # before the slow model load, so a missing index is reported at once
-    except IndexMissingError as err:
+    except IndexUnusableError as err:
         raise click.ClickException(str(err)) from None
     guide = Guide(settings, _embedder(settings), index)
     if question == "-":
@@ -122,8 +122,10 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
     guide = Guide.open(settings, _embedder(settings))
-    if not guide.index.exists():
-        logging.getLogger("course_guide").warning(str(IndexMissingError(settings.db_dir)))
+    try:
+        guide.index.refresh()
+    except IndexUnusableError as err:
+        logging.getLogger("course_guide").warning(str(err))
     click.echo(f"Course Guide is serving at http://{settings.host}:{settings.port}", err=True)
     uvicorn.run(create_app(guide), host=settings.host, port=settings.port, log_level="warning")
 
@@ -143,7 +145,7 @@ def calibrate(questions_file: Path, db_dir: Path | None, as_json: bool) -> None:
         questions = read_labelled_questions(questions_file)
         guide = Guide.open(settings, _embedder(settings))
         result = calibrate_refusal(guide, questions)
-    except (CalibrationError, IndexMissingError) as err:
+    except (CalibrationError, IndexUnusableError) as err:
         raise click.ClickException(str(err)) from None
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

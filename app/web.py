@@ -9,8 +9,9 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.answer import Guide
+from core.index import IndexUnusableError
 from core.markup import html_to_markdown, render_markdown, render_plaintext
-from ingest.loaders import FORMATS, BadFileError, decode_text, load_document
+from ingest.loaders import BadFileError, decode_text, load_document
 
 log = logging.getLogger("course_guide")
 
@@ -58,13 +59,17 @@ markCited();
 </body></html>"""
 
 
-def resolve_course_file(corpus_dir: Path, relative: str) -> Path:
-    """The corpus file at `relative`, or 404: no escaping the course folder by '..', absolute paths or symlinks."""
+def resolve_course_file(corpus_dir: Path, relative: str, indexed: set[str]) -> Path:
+    """The course file at `relative`, or 404.
+
+    Only files the index holds are served, so hidden drafts, skipped files and anything outside the course
+    folder ('..', absolute paths, symlinks, encoded variants) never are; the resolved path is checked as well,
+    in case a file was swapped for a link after ingest."""
     root = Path(corpus_dir).resolve()
-    if not relative or "\x00" in relative or "\\" in relative or relative.startswith("/"):
+    if relative not in indexed:
         raise HTTPException(404, "No such course document.")
     target = (root / relative).resolve()
-    if not target.is_relative_to(root) or not target.is_file() or target.suffix.lower() not in FORMATS:
+    if not target.is_relative_to(root) or not target.is_file():
         raise HTTPException(404, "No such course document.")
     return target
 
@@ -92,8 +97,12 @@ def create_app(guide: Guide) -> FastAPI:
 
     @api.get("/course/{relative:path}", include_in_schema=False)
     def course_document(relative: str):
+        try:
+            indexed = set(guide.index.refresh().files)
+        except IndexUnusableError:
+            indexed = set()
         corpus_dir = guide.corpus_dir()
-        path = resolve_course_file(corpus_dir, relative)
+        path = resolve_course_file(corpus_dir, relative, indexed)
         if path.suffix.lower() == ".pdf":
             return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
         try:

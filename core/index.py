@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +23,11 @@ GENERATION_PREFIX = "gen-"
 CHUNKER_VERSION = 1
 
 
-class IndexMissingError(RuntimeError):
+class IndexUnusableError(RuntimeError):
+    """The index cannot be read; the message says how to rebuild it."""
+
+
+class IndexMissingError(IndexUnusableError):
     """No index has been built in the given folder yet."""
 
     def __init__(self, db_dir: Path):
@@ -31,11 +36,25 @@ class IndexMissingError(RuntimeError):
         )
 
 
+def _rebuild_hint(db_dir: Path, problem: str) -> IndexUnusableError:
+    return IndexUnusableError(
+        f"The course index in {db_dir} is damaged ({problem}). Run `course-guide ingest --db {db_dir}` to rebuild it."
+    )
+
+
 @dataclass
 class FileEntry:
     sha256: str
     title: str
     chunks: int
+
+
+@dataclass
+class FailedFile:
+    """A file the last ingest could not read; remembered so an unchanged bad file does not force a rebuild."""
+
+    sha256: str
+    reason: str
 
 
 @dataclass
@@ -47,6 +66,7 @@ class Manifest:
     files: dict[str, FileEntry]
     chunk_count: int
     corpus_dir: str
+    failed: dict[str, FailedFile] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def to_json(self) -> str:
@@ -56,14 +76,22 @@ class Manifest:
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         data["files"] = {k: FileEntry(**v) for k, v in data["files"].items()}
+        data["failed"] = {k: FailedFile(**v) for k, v in data.get("failed", {}).items()}
         return cls(**data)
 
 
 def read_manifest(db_dir: Path) -> Manifest | None:
+    """The live manifest, None if there is no index, IndexUnusableError if it cannot be read."""
     path = Path(db_dir) / MANIFEST_FILE
     if not path.exists():
         return None
-    return Manifest.from_json(path.read_text(encoding="utf-8"))
+    try:
+        manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise _rebuild_hint(db_dir, f"unreadable {MANIFEST_FILE}: {err}") from None
+    if not (Path(db_dir) / manifest.generation).is_dir():
+        raise _rebuild_hint(db_dir, f"its data folder {manifest.generation} is missing")
+    return manifest
 
 
 def publish_manifest(db_dir: Path, manifest: Manifest) -> None:
@@ -111,20 +139,25 @@ class IndexReader:
         self.manifest: Manifest | None = None
         self._collection = None
         self._chunks: list[Chunk] | None = None
+        # The chat answers in worker threads; opening a generation twice at once upsets Chroma's client cache.
+        self._lock = threading.RLock()
 
     def refresh(self) -> Manifest:
-        """Reopen if an ingest published a new generation; raise IndexMissingError if there is none."""
+        """Reopen if an ingest published a new generation; IndexMissingError if there is none."""
         manifest = read_manifest(self.db_dir)
         if manifest is None:
             raise IndexMissingError(self.db_dir)
-        if self.manifest is None or manifest.generation != self.manifest.generation:
-            self._collection = open_collection(self.db_dir / manifest.generation)
-            self.manifest = manifest
-            self._chunks = None
-        return manifest
+        with self._lock:
+            if self.manifest is None or manifest.generation != self.manifest.generation:
+                from chromadb.errors import ChromaError
 
-    def exists(self) -> bool:
-        return read_manifest(self.db_dir) is not None
+                try:
+                    self._collection = open_collection(self.db_dir / manifest.generation)
+                except (ChromaError, ValueError) as err:
+                    raise _rebuild_hint(self.db_dir, f"{type(err).__name__}: {err}") from None
+                self._chunks = None
+                self.manifest = manifest
+        return manifest
 
     @property
     def collection(self):
@@ -138,11 +171,12 @@ class IndexReader:
     def chunks(self) -> list[Chunk]:
         """Every chunk, in corpus order; cached per generation."""
         self.refresh()
-        if self._chunks is None:
-            got = self.collection.get(include=["documents", "metadatas"])
-            chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
-            self._chunks = sorted(chunks, key=lambda c: (c.source, c.ordinal))
-        return self._chunks
+        with self._lock:
+            if self._chunks is None:
+                got = self.collection.get(include=["documents", "metadatas"])
+                chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+                self._chunks = sorted(chunks, key=lambda c: (c.source, c.ordinal))
+            return self._chunks
 
     def search(self, query_embedding: np.ndarray, k: int) -> list[RetrievedChunk]:
         """Nearest chunks by cosine similarity, best first."""

@@ -44,11 +44,15 @@ def _markdown() -> MarkdownIt:
 
 def _inline_text(token: Token) -> str:
     """Plain text of an inline token: emphasis and code marks removed."""
-    return "".join(child.content for child in (token.children or []) if child.type in {"text", "code_inline"}).strip()
+    parts = [" " if child.type in {"softbreak", "hardbreak"} else child.content
+             for child in (token.children or []) if child.type in {"text", "code_inline", "softbreak", "hardbreak"}]
+    return " ".join("".join(parts).split())
 
 
 def parse_markdown(text: str) -> list[Token]:
-    """Block tokens with raw HTML removed and an id on every heading."""
+    """Block tokens with raw HTML removed and an id on every heading.
+
+    Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too."""
     tokens = _markdown().parse(text)
     slugger = Slugger()
     kept: list[Token] = []
@@ -56,6 +60,7 @@ def parse_markdown(text: str) -> list[Token]:
         if token.type in _HTML_TOKENS:
             continue
         if token.children:
+            token.meta["html"] = [child.content for child in token.children if child.type in _HTML_TOKENS]
             token.children = [child for child in token.children if child.type not in _HTML_TOKENS]
         if token.type == "heading_open":
             token.attrSet("id", slugger.slug(_inline_text(tokens[i + 1])))
@@ -78,6 +83,8 @@ def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
             sections.append(Section(tuple(h for _, h in stack), anchor, "\n\n".join(body).strip()))
         body.clear()
 
+    # Inline HTML (an <iframe> inside a paragraph) is cut out of the block source it sits in.
+    inline_html = [(t.map[0], html_part) for t in tokens if t.type == "inline" and t.map for html_part in t.meta.get("html", [])]
     for i, token in enumerate(tokens):
         if token.type == "heading_open":
             close()
@@ -90,7 +97,11 @@ def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
             stack.append((level, heading))
             anchor = token.attrGet("id")
         elif token.level == 0 and token.map and token.nesting in (0, 1) and token.type != "heading_open":
-            block = "\n".join(lines[token.map[0] : token.map[1]]).strip()
+            block = "\n".join(lines[token.map[0] : token.map[1]])
+            for line, html_part in inline_html:
+                if token.map[0] <= line < token.map[1]:
+                    block = block.replace(html_part, "", 1)
+            block = block.strip()
             if block:
                 body.append(block)
     close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,10 +65,10 @@ class Chunk:
 
     def link(self) -> str:
         """Path in the app that opens this passage: the lesson at its section, or the PDF at its page."""
-        path = f"/course/{self.source}"
+        path = "/course/" + quote(self.source)
         if self.page is not None:
             return f"{path}#page={self.page}"
-        return f"{path}#{self.anchor}" if self.anchor else path
+        return f"{path}#{quote(self.anchor)}" if self.anchor else path
 
     def location(self) -> str:
         """A short human label: lesson, section and page."""

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.answer import Guide, check_question
+from app.answer import Guide, QuestionError, check_question
 
 
 class CalibrationError(ValueError):
@@ -26,11 +26,15 @@ def read_labelled_questions(path: Path) -> list[LabelledQuestion]:
             continue
         try:
             record = json.loads(line)
-            questions.append(LabelledQuestion(str(record["question"]), bool(record["in_scope"]), record.get("source")))
+            question, in_scope = record["question"], record["in_scope"]
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise CalibrationError(
                 f"{path}:{number}: expected a JSON object with 'question' and 'in_scope' ({err}); fix or remove the line"
             ) from None
+        # bool("false") is True: a quoted label would silently flip, so only JSON true/false are accepted.
+        if not isinstance(question, str) or not isinstance(in_scope, bool):
+            raise CalibrationError(f"{path}:{number}: 'question' must be a string and 'in_scope' true or false; fix the line")
+        questions.append(LabelledQuestion(question, in_scope, record.get("source")))
     if not any(q.in_scope for q in questions) or all(q.in_scope for q in questions):
         raise CalibrationError(f"{path} needs both in-scope and out-of-scope questions to calibrate against.")
     return questions
@@ -65,24 +69,42 @@ class Calibration:
 
 
 def choose_threshold(in_scope: list[float], out_of_scope: list[float]) -> float:
-    """The cut with the best balanced accuracy; among equals, the middle of the widest gap between the two groups."""
+    """The cut with the best balanced accuracy; among equals, the middle of the widest score range that gives it.
+
+    Any threshold between two neighbouring observed scores classifies alike, so the candidates are those
+    ranges; tied neighbouring ranges merge, and the middle of the widest merged range keeps the largest margin."""
     scores = sorted(set(in_scope) | set(out_of_scope))
-    cuts = [(a + b) / 2 for a, b in zip(scores, scores[1:])] or scores
+    if len(scores) < 2:
+        return round(scores[0], 3)
 
     def balanced(cut: float) -> float:
         answered = sum(s >= cut for s in in_scope) / len(in_scope)
         refused = sum(s < cut for s in out_of_scope) / len(out_of_scope)
         return (answered + refused) / 2
 
-    best = max(balanced(c) for c in cuts)
-    ties = [c for c in cuts if balanced(c) == best]
-    # Equal-accuracy cuts form runs between neighbouring scores; centre of the tied range keeps the widest margin.
-    return round((min(ties) + max(ties)) / 2, 3)
+    accuracy = [balanced((low + high) / 2) for low, high in zip(scores, scores[1:])]
+    best = max(accuracy)
+    runs: list[tuple[float, float]] = []  # (low, high) score range of each run of tied best ranges
+    for i, value in enumerate(accuracy):
+        if value != best:
+            continue
+        if runs and runs[-1][1] == scores[i]:
+            runs[-1] = (runs[-1][0], scores[i + 1])
+        else:
+            runs.append((scores[i], scores[i + 1]))
+    low, high = max(runs, key=lambda run: run[1] - run[0])
+    return round((low + high) / 2, 3)
 
 
 def best_scores(guide: Guide, questions: list[LabelledQuestion]) -> list[float]:
     """The best passage's similarity for each question: the signal refusal is decided on."""
-    return [guide.retrieve(check_question(q.question, guide.settings), k=1)[0].score for q in questions]
+    scores = []
+    for number, q in enumerate(questions, start=1):
+        try:
+            scores.append(guide.retrieve(check_question(q.question, guide.settings), k=1)[0].score)
+        except QuestionError as err:
+            raise CalibrationError(f"question {number} ({q.question[:40]!r}): {err}") from None
+    return scores
 
 
 def calibrate_refusal(guide: Guide, questions: list[LabelledQuestion]) -> Calibration:

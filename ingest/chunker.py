@@ -31,9 +31,10 @@ def _splitter(embedder: TextEmbedder, size: int, overlap: int) -> RecursiveChara
 
 def _fit(text: str, heading_chunk: Chunk, embedder: TextEmbedder, size: int, overlap: int) -> list[str]:
     """Split `text` so that every piece, with its heading, is within the model's window; shrink until it is."""
-    if embedder.count_tokens(text) - 2 <= size:
+    whole = text.strip()
+    if embedder.count_tokens(whole) - 2 <= size and embedder.count_tokens(_with_text(heading_chunk, whole).embed_text()) <= embedder.max_tokens:
         # Most sections fit whole; the splitter would return them unchanged at many times the cost.
-        return [text.strip()]
+        return [whole]
     while size >= _MIN_BODY_TOKENS:
         pieces = [p.strip() for p in _splitter(embedder, size, overlap).split_text(text) if p.strip()]
         too_long = [p for p in pieces if embedder.count_tokens(_with_text(heading_chunk, p).embed_text()) > embedder.max_tokens]

@@ -1,11 +1,15 @@
 """Reads course files into titled sections: Markdown, HTML and text through core.markup, PDF page by page with pypdf."""
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.markup import Section, html_title, html_to_markdown, markdown_sections, plaintext_sections
+
+# pypdf logs faults it recovers from ("EOF marker not found") as warnings; ingest reports each file's fate itself.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
 
@@ -22,15 +26,22 @@ class Document:
     sections: list[Section]
 
 
-def list_course_files(corpus_dir: Path) -> tuple[list[Path], list[Path]]:
-    """(files we can ingest, files we skip), both sorted; hidden files and folders are ignored."""
+def list_course_files(corpus_dir: Path) -> tuple[list[Path], dict[Path, str]]:
+    """(files we can ingest, {file we skip: why}), sorted; hidden files and folders are ignored."""
+    root = Path(corpus_dir).resolve()
     supported: list[Path] = []
-    skipped: list[Path] = []
+    skipped: dict[Path, str] = {}
     for path in sorted(Path(corpus_dir).rglob("*")):
         relative = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
-        (supported if path.suffix.lower() in FORMATS else skipped).append(path)
+        if not path.resolve().is_relative_to(root):
+            # The lesson view never serves files outside the course folder, so their citations could not open.
+            skipped[path] = "a link to a file outside the course folder; copy the file in instead"
+        elif path.suffix.lower() not in FORMATS:
+            skipped[path] = f"not a course format ({', '.join(sorted(FORMATS))})"
+        else:
+            supported.append(path)
     return supported, skipped
 
 

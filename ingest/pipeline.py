@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -11,7 +11,9 @@ from filelock import FileLock, Timeout
 
 from core.index import (
     CHUNKER_VERSION,
+    FailedFile,
     FileEntry,
+    IndexUnusableError,
     Manifest,
     new_generation_name,
     open_collection,
@@ -137,7 +139,10 @@ def ingest_corpus(
     db_dir = Path(settings.db_dir)
     if not corpus.is_dir():
         raise IngestError(f"No course folder at {corpus}. Pass --corpus DIR or set COURSE_GUIDE_CORPUS_DIR.")
-    db_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        db_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise IngestError(f"Cannot use {db_dir} as the index folder ({err.strerror}); pass --db with a folder path.") from None
     try:
         with FileLock(db_dir / ".ingest.lock", timeout=0):
             report = _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log)
@@ -147,50 +152,76 @@ def ingest_corpus(
     return report
 
 
+def _strict_failure(report: IngestReport) -> IngestError:
+    return IngestError(
+        f"{len(report.problems)} file(s) could not be ingested and --strict is on; the index was not changed. "
+        "Fix or remove them, or run without --strict."
+    )
+
+
 def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log) -> IngestReport:
     report = IngestReport()
     files, skipped = list_course_files(corpus)
     report.skipped = [p.relative_to(corpus).as_posix() for p in skipped]
-    for source in report.skipped:
-        log(f"skipped {source}: not a course format ({', '.join(sorted(FORMATS))})")
+    for path, why in skipped.items():
+        log(f"skipped {path.relative_to(corpus).as_posix()}: {why}")
     if not files:
         raise IngestError(f"No course documents in {corpus} (looked for {', '.join(sorted(FORMATS))}).")
     report.files = len(files)
 
-    old = read_manifest(db_dir)
+    try:
+        old = read_manifest(db_dir)
+    except IndexUnusableError as err:
+        log(f"{err} Rebuilding it now.")
+        old = None
     config = index_config(settings)
     if old is not None and old.config != config:
         log("index settings or model changed: rebuilding every chunk")
         old_files: dict[str, FileEntry] = {}
+        old_failed: dict[str, FailedFile] = {}
     else:
         old_files = old.files if old else {}
+        old_failed = old.failed if old else {}
 
     sources = {p.relative_to(corpus).as_posix(): p for p in files}
     shas = {source: file_sha256(path) for source, path in sources.items()}
-    changed = [s for s in sources if s not in old_files or old_files[s].sha256 != shas[s]]
+    # A file is unchanged if its bytes match what the index holds, or what failed last time (no need to fail again).
+    changed = [
+        s for s in sources
+        if shas[s] not in {old_files[s].sha256 if s in old_files else None, old_failed[s].sha256 if s in old_failed else None}
+    ]
     deleted = sorted(set(old_files) - set(shas))
+    still_failed = {s: f for s, f in old_failed.items() if s in shas and s not in changed}
+    report.problems = [FileProblem(s, f.reason) for s, f in still_failed.items()]
+    for problem in report.problems:
+        log(f"error: {problem.message()} (unchanged since the last ingest)")
+    if strict and report.problems:
+        raise _strict_failure(report)
     if old is not None and old_files and not changed and not deleted:
         report.unchanged = report.chunks = old.chunk_count
         report.generation = old.generation
+        corpus_path = str(corpus.resolve())
+        if old.corpus_dir != corpus_path or set(old.failed) != set(still_failed):
+            # Same chunks, but the course folder moved or a bad file went away: the manifest must say so.
+            publish_manifest(db_dir, replace(old, corpus_dir=corpus_path, failed=still_failed))
         return report
 
     embedder = get_embedder()
     new_chunks: dict[str, list[Chunk]] = {}
+    failed = dict(still_failed)
     for source in changed:
         try:
             chunks = chunk_document(load_document(sources[source], corpus), shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
         except (BadFileError, ChunkTooLongError) as err:
             problem = FileProblem(source, str(err))
             report.problems.append(problem)
+            failed[source] = FailedFile(shas[source], problem.reason)
             kept = " (its previous version stays in the index)" if source in old_files else ""
             log(f"error: {problem.message()}{kept}")
             continue
         new_chunks[source] = chunks
     if strict and report.problems:
-        raise IngestError(
-            f"{len(report.problems)} file(s) could not be ingested and --strict is on; the index was not changed. "
-            "Fix or remove them, or run without --strict."
-        )
+        raise _strict_failure(report)
 
     stored = _stored(old if old_files else None, db_dir)
     by_source: dict[str, list[str]] = {}
@@ -234,7 +265,7 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
 
     name = new_generation_name()
     _write_generation(db_dir, name, final, [vectors_by_id[c.id] for c in final])
-    publish_manifest(db_dir, Manifest(name, config, manifest_files, len(final), str(corpus.resolve())))
+    publish_manifest(db_dir, Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed))
     prune_generations(db_dir, keep={name} | ({old.generation} if old else set()))
     report.chunks = len(final)
     report.generation = name

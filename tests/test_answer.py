@@ -144,3 +144,30 @@ def test_answer_json_contract(shipped_guide):
         assert {"chunk_id", "source", "section", "page", "score", "text"} <= set(hit)
     scores = [hit["score"] for hit in data["retrieved"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == 5
+
+
+def test_passage_without_prose_is_quoted_whole(course, settings, run_ingest, embedder):
+    from app.answer import Guide
+
+    (course / "05-ports.md").write_text(
+        "# Ports\n\n## Port table\n\n| service | port |\n|---|---|\n| tokenizer-admin | 8471 |\n\n"
+        "## Start script\n\n```sh\ntokenizer-admin --port 8471\n```\n"
+    )
+    run_ingest(settings)
+    guide = Guide.open(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
+    answer = answer_question(guide, "Which port does tokenizer-admin use in the port table?")
+    assert not answer.refused and answer.citations[0].source == "05-ports.md"
+    assert "| tokenizer-admin | 8471 |" in answer.answer and answer.answer.endswith("[1]")
+
+
+def test_concurrent_questions_on_a_fresh_guide(shipped_settings, embedder):
+    """The chat answers in worker threads; a new index generation is opened by whichever question comes first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.answer import Guide
+
+    guide = Guide.open(shipped_settings, embedder)
+    questions = ["What is DVC?", "What is a canary release?", "What is concept drift?", "What is Feast?"] * 3
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda q: answer_question(guide, q), questions))
+    assert all(a.retrieved for a in answers)

@@ -227,3 +227,74 @@ def test_changing_chunk_size_rebuilds_everything(settings, run_ingest):
     assert report.published and report.unchanged == 0
     assert report.embedded == report.chunks >= first.chunks
     assert read_manifest(settings.db_dir).config["chunk_tokens"] == 64
+
+
+def test_long_heading_is_reported_not_silently_truncated(course, settings, run_ingest, embedder):
+    heading = " ".join(["regularisation"] * 300)
+    (course / "05-long-heading.md").write_text(f"# Lesson\n\n## {heading}\n\nL2 regularisation adds a penalty on weights.\n")
+    report = run_ingest(settings)
+    assert [p.source for p in report.problems] == ["05-long-heading.md"]
+    assert "shorten its heading" in report.problems[0].reason
+    assert max(embedder.count_tokens(c.embed_text()) for c in stored_chunks(settings)) <= embedder.max_tokens
+
+
+def test_unchanged_bad_file_does_not_force_a_rebuild(course, settings, run_ingest):
+    (course / "empty.md").write_bytes(b"")
+    first = run_ingest(settings)
+    assert [p.source for p in first.problems] == ["empty.md"]
+    from ingest.pipeline import ingest_corpus
+
+    asked = []
+    again = ingest_corpus(settings, lambda: asked.append(1))
+    assert asked == [] and not again.published and again.generation == first.generation
+    assert [p.source for p in again.problems] == ["empty.md"], "the problem is still reported"
+    with pytest.raises(IngestError, match="--strict"):
+        ingest_corpus(settings, lambda: asked.append(1), strict=True)
+    (course / "empty.md").unlink()
+    fixed = ingest_corpus(settings, lambda: asked.append(1))
+    assert fixed.problems == [] and read_manifest(settings.db_dir).failed == {}
+
+
+def test_moved_course_folder_updates_the_manifest_without_reembedding(course, settings, run_ingest, tmp_path):
+    first = run_ingest(settings)
+    moved = tmp_path / "moved-course"
+    course.rename(moved)
+    from ingest.pipeline import ingest_corpus
+
+    report = ingest_corpus(settings.model_copy(update={"corpus_dir": moved}), lambda: pytest.fail("model loaded"))
+    assert report.unchanged == first.chunks and not report.published
+    assert read_manifest(settings.db_dir).corpus_dir == str(moved.resolve())
+
+
+def test_inline_html_and_wrapped_headings_in_markdown(course, settings, run_ingest):
+    (course / "05-media.md").write_text(
+        "# Media\n\nWatch <iframe src=\"http://evil.example/x\"></iframe> this short video on lenses.\n\n"
+        "Setext heading line one\n**continued** here\n---\n\nBody of the wrapped heading section.\n"
+    )
+    run_ingest(settings)
+    chunks = [c for c in stored_chunks(settings) if c.source == "05-media.md"]
+    assert not any("iframe" in c.text or "evil.example" in c.text for c in chunks)
+    assert "Watch  this short video on lenses." in chunks[0].text
+    assert chunks[1].section == "Media > Setext heading line one continued here"
+    assert chunks[1].anchor == "setext-heading-line-one-continued-here"
+
+
+@pytest.mark.parametrize("damage", ["db-is-a-file", "corrupt-manifest", "missing-generation"])
+def test_damaged_index_gives_a_clear_message_and_ingest_repairs_it(damage, course, settings, run_ingest, tmp_path):
+    if damage == "db-is-a-file":
+        target = tmp_path / "not-a-folder"
+        target.write_text("x")
+        with pytest.raises(IngestError, match="Cannot use .* as the index folder"):
+            run_ingest(settings.model_copy(update={"db_dir": target}))
+        return
+    first = run_ingest(settings)
+    if damage == "corrupt-manifest":
+        (settings.db_dir / "manifest.json").write_text("{not json")
+    else:
+        shutil.rmtree(settings.db_dir / first.generation)
+    result = CliRunner().invoke(main, ["ask", "--db", str(settings.db_dir), "What is a refractor?"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is damaged" in result.output and "course-guide ingest" in result.output
+    repaired = run_ingest(settings)
+    assert repaired.published and repaired.chunks == first.chunks
+    assert IndexReader(settings.db_dir).count() == first.chunks

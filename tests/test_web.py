@@ -92,24 +92,50 @@ def test_lesson_view_renders_markdown_text_and_drops_raw_html(shipped_server):
     assert status == 200 and b'<h1 id="feature-stores">Feature Stores</h1>' in body
 
 
+@pytest.fixture(scope="module")
+def guarded_course(tmp_path_factory, embedder):
+    """A served course folder with a hidden draft, a link to a file outside it, and a file name to encode."""
+    from ingest.pipeline import ingest_corpus
+
+    root = tmp_path_factory.mktemp("guarded")
+    corpus = root / "corpus"
+    (corpus / ".drafts").mkdir(parents=True)
+    (corpus / "lesson.md").write_text("# Lesson\n\nText about telescopes.\n")
+    (corpus / "C# notes?.md").write_text("# C# notes\n\n## Über Lernraten\n\nLearning rates control step size.\n")
+    (corpus / ".drafts" / "exam-answers.md").write_text("# Answers\n\nSecret answer: B.\n")
+    (root / "secret.md").write_text("# Secret\n\nSecret outside the course.\n")
+    os.symlink(root / "secret.md", corpus / "escape-link.md")
+    settings = Settings(corpus_dir=corpus, db_dir=root / "index")
+    report = ingest_corpus(settings, lambda: embedder)
+    with serving(settings, embedder) as (url, guide):
+        yield url, guide, report
+
+
+def test_ingest_skips_links_that_leave_the_course_folder(guarded_course):
+    _, guide, report = guarded_course
+    assert report.skipped == ["escape-link.md"]
+    assert set(guide.index.refresh().files) == {"lesson.md", "C# notes?.md"}
+
+
+def test_citation_links_are_url_encoded_and_open(guarded_course):
+    url, guide, _ = guarded_course
+    chunk = next(c for c in guide.index.chunks() if c.source == "C# notes?.md")
+    assert chunk.link() == "/course/C%23%20notes%3F.md#%C3%BCber-lernraten"
+    status, _, body = fetch(url + chunk.link().split("#")[0])
+    assert status == 200 and 'id="über-lernraten"'.encode() in body
+
+
 @pytest.mark.parametrize(
     "path",
     ["../pyproject.toml", "..%2fpyproject.toml", "%2e%2e/%2e%2e/etc/passwd", "/etc/passwd", "%2Fetc%2Fpasswd",
-     "missing.md", "escape-link.md", "..%5cpyproject.toml"],
+     "missing.md", "escape-link.md", "..%5csecret.md", ".drafts/exam-answers.md", "%2edrafts/exam-answers.md"],
 )
-def test_lesson_view_never_leaves_the_course_folder(tmp_path, embedder, path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "lesson.md").write_text("# Lesson\n\nText.\n")
-    secret = tmp_path / "secret.md"
-    secret.write_text("# Secret\n")
-    os.symlink(secret, corpus / "escape-link.md")
-    settings = Settings(corpus_dir=corpus, db_dir=tmp_path / "index")
-    with serving(settings, embedder) as (url, _):
-        assert fetch(url + "/course/lesson.md")[0] == 200
-        status, _, body = fetch(f"{url}/course/{path}")
-        assert status == 404, (path, body[:200])
-        assert b"Secret" not in body and b"root:" not in body
+def test_lesson_view_never_leaves_the_course_folder(guarded_course, path):
+    url, _, _ = guarded_course
+    assert fetch(url + "/course/lesson.md")[0] == 200
+    status, _, body = fetch(f"{url}/course/{path}")
+    assert status == 404, (path, body[:200])
+    assert b"Secret" not in body and b"root:" not in body
 
 
 def test_chat_without_index_tells_how_to_ingest(tmp_path, embedder):
@@ -118,7 +144,7 @@ def test_chat_without_index_tells_how_to_ingest(tmp_path, embedder):
         status, _, body = fetch(url + "/config")
         assert status == 200 and b"No course index yet" in body and b"course-guide ingest" in body
         reply = Client(url, verbose=False).predict("What is MLOps?", api_name="/ask")
-        assert "The course index is missing" in reply and "course-guide ingest" in reply
+        assert "The course index is missing or damaged" in reply and "course-guide ingest" in reply
 
 
 def test_lesson_links_use_the_folder_the_index_was_built_from(settings, run_ingest, embedder):
