@@ -159,6 +159,30 @@ def _strict_failure(report: IngestReport) -> IngestError:
     )
 
 
+@dataclass
+class _Plan:
+    """What differs between the course folder and the live index."""
+
+    sources: dict[str, Path]  # every ingestible file, by its path relative to the course folder
+    shas: dict[str, str]
+    changed: list[str]  # new or edited files: to be loaded and chunked
+    deleted: list[str]  # in the index, gone from the folder
+    still_failed: dict[str, FailedFile]  # failed last time and unchanged since
+
+
+def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile]) -> _Plan:
+    sources = {p.relative_to(corpus).as_posix(): p for p in files}
+    shas = {source: file_sha256(path) for source, path in sources.items()}
+
+    def known_shas(source: str) -> set[str]:
+        # Unchanged means the bytes match what the index holds, or what failed last time (no need to fail again).
+        return {entry[source].sha256 for entry in (old_files, old_failed) if source in entry}
+
+    changed = [s for s in sources if shas[s] not in known_shas(s)]
+    still_failed = {s: f for s, f in old_failed.items() if s in shas and s not in changed}
+    return _Plan(sources, shas, changed, sorted(set(old_files) - set(shas)), still_failed)
+
+
 def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log) -> IngestReport:
     report = IngestReport()
     files, skipped = list_course_files(corpus)
@@ -177,84 +201,31 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
     config = index_config(settings)
     if old is not None and old.config != config:
         log("index settings or model changed: rebuilding every chunk")
-        old_files: dict[str, FileEntry] = {}
-        old_failed: dict[str, FailedFile] = {}
-    else:
-        old_files = old.files if old else {}
-        old_failed = old.failed if old else {}
+        old = replace(old, files={}, failed={})
+    old_files = old.files if old else {}
+    plan = _plan(corpus, files, old_files, old.failed if old else {})
 
-    sources = {p.relative_to(corpus).as_posix(): p for p in files}
-    shas = {source: file_sha256(path) for source, path in sources.items()}
-    # A file is unchanged if its bytes match what the index holds, or what failed last time (no need to fail again).
-    changed = [
-        s for s in sources
-        if shas[s] not in {old_files[s].sha256 if s in old_files else None, old_failed[s].sha256 if s in old_failed else None}
-    ]
-    deleted = sorted(set(old_files) - set(shas))
-    still_failed = {s: f for s, f in old_failed.items() if s in shas and s not in changed}
-    report.problems = [FileProblem(s, f.reason) for s, f in still_failed.items()]
+    report.problems = [FileProblem(s, f.reason) for s, f in plan.still_failed.items()]
     for problem in report.problems:
         log(f"error: {problem.message()} (unchanged since the last ingest)")
     if strict and report.problems:
         raise _strict_failure(report)
-    if old is not None and old_files and not changed and not deleted:
+    if old is not None and old_files and not plan.changed and not plan.deleted:
         report.unchanged = report.chunks = old.chunk_count
         report.generation = old.generation
         corpus_path = str(corpus.resolve())
-        if old.corpus_dir != corpus_path or set(old.failed) != set(still_failed):
+        if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed):
             # Same chunks, but the course folder moved or a bad file went away: the manifest must say so.
-            publish_manifest(db_dir, replace(old, corpus_dir=corpus_path, failed=still_failed))
+            publish_manifest(db_dir, replace(old, corpus_dir=corpus_path, failed=plan.still_failed))
         return report
 
     embedder = get_embedder()
-    new_chunks: dict[str, list[Chunk]] = {}
-    failed = dict(still_failed)
-    for source in changed:
-        try:
-            chunks = chunk_document(load_document(sources[source], corpus), shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
-        except (BadFileError, ChunkTooLongError) as err:
-            problem = FileProblem(source, str(err))
-            report.problems.append(problem)
-            failed[source] = FailedFile(shas[source], problem.reason)
-            kept = " (its previous version stays in the index)" if source in old_files else ""
-            log(f"error: {problem.message()}{kept}")
-            continue
-        new_chunks[source] = chunks
+    new_chunks, failed = _chunk_changed(plan, corpus, old_files, embedder, settings, report, log)
     if strict and report.problems:
         raise _strict_failure(report)
 
     stored = _stored(old if old_files else None, db_dir)
-    by_source: dict[str, list[str]] = {}
-    for chunk_id, (chunk, _) in stored.items():
-        by_source.setdefault(chunk.source, []).append(chunk_id)
-
-    final: list[Chunk] = []
-    manifest_files: dict[str, FileEntry] = {}
-    for source in sorted(shas):
-        if source in new_chunks:
-            chunks = new_chunks[source]
-            old_ids = set(by_source.get(source, []))
-            new_ids = {c.id for c in chunks}
-            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
-            report.unchanged += len(new_ids & old_ids)
-            report.updated += min(fresh, gone)
-            report.added += fresh - min(fresh, gone)
-            report.removed += gone - min(fresh, gone)
-            manifest_files[source] = FileEntry(shas[source], chunks[0].title, len(chunks))
-        elif source in old_files and source in by_source:
-            # Unchanged, or bad now but good before: keep what the index already has.
-            chunks = sorted((stored[i][0] for i in by_source[source]), key=lambda c: c.ordinal)
-            report.unchanged += len(chunks)
-            manifest_files[source] = old_files[source]
-        else:
-            continue
-        final.extend(chunks)
-    for source in deleted:
-        report.removed += len(by_source.get(source, []))
-        log(f"removed {source}: no longer in the course folder")
-    if not final:
-        raise IngestError("No file could be ingested; see the errors above. The previous index (if any) is unchanged.")
-
+    final, manifest_files = _assemble(plan, new_chunks, stored, old_files, report, log)
     to_embed = [c for c in final if c.id not in stored]
     report.embedded = len(to_embed)
     vectors_by_id = {i: vec for i, (_, vec) in stored.items()}
@@ -271,3 +242,55 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
     report.generation = name
     report.published = True
     return report
+
+
+def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> tuple[dict[str, list[Chunk]], dict[str, FailedFile]]:
+    """Chunks of every new or edited file; a file that cannot be read is reported and remembered as failed."""
+    new_chunks: dict[str, list[Chunk]] = {}
+    failed = dict(plan.still_failed)
+    for source in plan.changed:
+        try:
+            document = load_document(plan.sources[source], corpus)
+            new_chunks[source] = chunk_document(document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
+        except (BadFileError, ChunkTooLongError) as err:
+            problem = FileProblem(source, str(err))
+            report.problems.append(problem)
+            failed[source] = FailedFile(plan.shas[source], problem.reason)
+            kept = " (its previous version stays in the index)" if source in old_files else ""
+            log(f"error: {problem.message()}{kept}")
+    return new_chunks, failed
+
+
+def _assemble(plan, new_chunks, stored, old_files, report, log) -> tuple[list[Chunk], dict[str, FileEntry]]:
+    """Every chunk of the next generation, in corpus order, and the counts of what changed."""
+    by_source: dict[str, list[str]] = {}
+    for chunk_id, (chunk, _) in stored.items():
+        by_source.setdefault(chunk.source, []).append(chunk_id)
+    final: list[Chunk] = []
+    manifest_files: dict[str, FileEntry] = {}
+    for source in sorted(plan.shas):
+        if source in new_chunks:
+            chunks = new_chunks[source]
+            old_ids = set(by_source.get(source, []))
+            new_ids = {c.id for c in chunks}
+            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
+            # A changed file's new passages replace its old ones; pairs of them count as updated.
+            report.unchanged += len(new_ids & old_ids)
+            report.updated += min(fresh, gone)
+            report.added += fresh - min(fresh, gone)
+            report.removed += gone - min(fresh, gone)
+            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks))
+        elif source in old_files and source in by_source:
+            # Unchanged, or bad now but good before: keep what the index already has.
+            chunks = sorted((stored[i][0] for i in by_source[source]), key=lambda c: c.ordinal)
+            report.unchanged += len(chunks)
+            manifest_files[source] = old_files[source]
+        else:
+            continue
+        final.extend(chunks)
+    for source in plan.deleted:
+        report.removed += len(by_source.get(source, []))
+        log(f"removed {source}: no longer in the course folder")
+    if not final:
+        raise IngestError("No file could be ingested; see the errors above. The previous index (if any) is unchanged.")
+    return final, manifest_files
