@@ -39,7 +39,7 @@ def answer_markdown(answer: Answer) -> str:
 
 
 def stream_words(text: str) -> Iterator[str]:
-    """Growing prefixes of `text`, a few words at a time, cut only at spaces so links are never half-drawn."""
+    """Growing prefixes of `text`, a few words at a time, cut at spaces (a link still streaming shows as text briefly)."""
     words = text.split(" ")
     for end in range(_STREAM_WORDS, len(words), _STREAM_WORDS):
         yield " ".join(words[:end])
