@@ -97,7 +97,8 @@ def build_chat(guide: Guide) -> gr.Blocks:
     examples = example_questions(guide)
     with gr.Blocks(title="Course Guide") as demo:
         gr.Markdown(
-            "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from.",
+            "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from. "
+            "[Browse the course contents](/course/)",
             elem_classes="guide-header",
         )
         status = gr.Markdown(index_status(guide), elem_classes="guide-status")

@@ -4,12 +4,13 @@ from __future__ import annotations
 import html
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.answer import Guide
-from core.index import IndexUnusableError
+from core.index import FileEntry, IndexUnusableError
 from core.markup import html_to_markdown, render_markdown, render_plaintext
 from ingest.loaders import BadFileError, decode_text, load_document
 
@@ -25,7 +26,7 @@ _LESSON_PAGE = """<!doctype html>
 body {{ margin: 0; font: 17px/1.65 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--text); background: var(--bg); }}
 header {{ border-bottom: 1px solid #e5e7eb55; padding: .8rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }}
 header a {{ color: var(--accent); text-decoration: none; font-weight: 600; }}
-header span {{ color: var(--muted); font-size: .9rem; }}
+header span, li small {{ color: var(--muted); font-size: .9rem; }}
 main {{ max-width: 46rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; }}
 h1, h2, h3, h4 {{ line-height: 1.25; scroll-margin-top: 1rem; }}
 a {{ color: var(--accent); }}
@@ -37,7 +38,7 @@ h1.cited, h2.cited, h3.cited, h4.cited {{ margin-bottom: 0; padding-top: .4rem; 
 p.cited, ul.cited, ol.cited, pre.cited, table.cited {{ margin-top: 0; margin-bottom: 0; padding-top: .5rem; padding-bottom: .5rem; }}
 ul.cited, ol.cited {{ padding-left: 2.6rem; }}
 </style></head>
-<body><header><a href="/">&larr; Course Guide chat</a><span>{source}</span></header>
+<body><header><a href="/">&larr; Course Guide chat</a><a href="/course/">Contents</a><span>{source}</span></header>
 <main>{body}</main>
 <script>
 // Mark the cited section: the heading the link points at and its text, up to the next heading.
@@ -87,6 +88,16 @@ def lesson_page(path: Path, corpus_dir: Path) -> str:
     return _LESSON_PAGE.format(title=html.escape(document.title), source=html.escape(document.source), body=body)
 
 
+def contents_page(files: dict[str, FileEntry]) -> str:
+    """Every lesson in the index, in course order, so a learner can browse as well as ask."""
+    items = "\n".join(
+        f'<li><a href="/course/{quote(source)}">{html.escape(entry.title)}</a> <small>{html.escape(source)}</small></li>'
+        for source, entry in sorted(files.items())
+    )
+    body = f"<h1>Course contents</h1>\n<ol>{items}</ol>" if files else "<h1>Course contents</h1><p>No course index yet.</p>"
+    return _LESSON_PAGE.format(title="Course contents", source="", body=body)
+
+
 def create_app(guide: Guide) -> FastAPI:
     """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model."""
     import gradio as gr
@@ -98,9 +109,12 @@ def create_app(guide: Guide) -> FastAPI:
     @api.get("/course/{relative:path}", include_in_schema=False)
     def course_document(relative: str):
         try:
-            indexed = set(guide.index.refresh().files)
+            files = guide.index.refresh().files
         except IndexUnusableError:
-            indexed = set()
+            files = {}
+        if not relative:
+            return HTMLResponse(contents_page(files))
+        indexed = set(files)
         corpus_dir = guide.corpus_dir()
         path = resolve_course_file(corpus_dir, relative, indexed)
         if path.suffix.lower() == ".pdf":

@@ -154,3 +154,14 @@ def test_lesson_links_use_the_folder_the_index_was_built_from(settings, run_inge
         assert guide.corpus_dir() == settings.corpus_dir.resolve()
         status, _, body = fetch(url + "/course/01-telescopes.md")
         assert status == 200 and b'id="reflectors"' in body
+
+
+def test_contents_page_lists_every_lesson_with_working_links(shipped_server):
+    url, guide = shipped_server
+    status, _, body = fetch(url + "/course/")
+    page = body.decode()
+    assert status == 200 and "<h1>Course contents</h1>" in page
+    links = re.findall(r'<li><a href="(/course/[^"]+)">([^<]+)</a>', page)
+    assert len(links) == len(guide.index.refresh().files) == 13
+    assert ("/course/09-model-monitoring.md", "Model Monitoring and Drift") in links
+    assert all(fetch(url + href)[0] == 200 for href, _ in links)
