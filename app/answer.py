@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.index import IndexReader, read_manifest
+from core.index import IndexReader, Manifest
 from core.model import TextEmbedder
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
@@ -55,12 +55,11 @@ class Guide:
                 self._idf_generation = manifest.generation
             return self._idf
 
-    def corpus_dir(self) -> Path:
-        """The course folder that lesson links open: as configured, else the one the index was built from."""
-        if "corpus_dir" in self.settings.model_fields_set:
+    def corpus_dir(self, manifest: Manifest | None) -> Path:
+        """The course folder that lesson links open: as configured, else the one `manifest`'s index was built from."""
+        if "corpus_dir" in self.settings.model_fields_set or manifest is None:
             return Path(self.settings.corpus_dir)
-        manifest = read_manifest(self.index.db_dir)
-        return Path(manifest.corpus_dir) if manifest else Path(self.settings.corpus_dir)
+        return Path(manifest.corpus_dir)
 
     def retrieve(self, question: str, k: int | None = None) -> list[RetrievedChunk]:
         vector = self.embedder.encode([question])[0]

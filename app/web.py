@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from app.answer import Guide
 from core.index import FileEntry, IndexUnusableError
 from core.markup import html_to_markdown, render_markdown, render_plaintext
-from ingest.loaders import BadFileError, decode_text, load_document
+from ingest.loaders import FORMATS, BadFileError, decode_text
 
 log = logging.getLogger("course_guide")
 
@@ -75,17 +75,17 @@ def resolve_course_file(corpus_dir: Path, relative: str, indexed: set[str]) -> P
     return target
 
 
-def lesson_page(path: Path, corpus_dir: Path) -> str:
+def lesson_page(path: Path, source: str, title: str) -> str:
     """A course document as a readable HTML page whose heading ids match the citation anchors."""
-    document = load_document(path, corpus_dir)
     text = decode_text(path.read_bytes())
-    if document.format == "markdown":
+    fmt = FORMATS[path.suffix.lower()]
+    if fmt == "markdown":
         body = render_markdown(text)
-    elif document.format == "html":
+    elif fmt == "html":
         body = render_markdown(html_to_markdown(text))
     else:
         body = render_plaintext(text)
-    return _LESSON_PAGE.format(title=html.escape(document.title), source=html.escape(document.source), body=body)
+    return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body=body)
 
 
 def contents_page(files: dict[str, FileEntry]) -> str:
@@ -109,18 +109,17 @@ def create_app(guide: Guide) -> FastAPI:
     @api.get("/course/{relative:path}", include_in_schema=False)
     def course_document(relative: str):
         try:
-            files = guide.index.refresh().files
+            manifest = guide.index.refresh()
         except IndexUnusableError:
-            files = {}
+            manifest = None
+        files = manifest.files if manifest else {}
         if not relative:
             return HTMLResponse(contents_page(files))
-        indexed = set(files)
-        corpus_dir = guide.corpus_dir()
-        path = resolve_course_file(corpus_dir, relative, indexed)
+        path = resolve_course_file(guide.corpus_dir(manifest), relative, set(files))
         if path.suffix.lower() == ".pdf":
             return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
         try:
-            return HTMLResponse(lesson_page(path, corpus_dir.resolve()))
+            return HTMLResponse(lesson_page(path, relative, files[relative].title))
         except BadFileError as err:
             log.warning("cannot show %s: %s", relative, err)
             raise HTTPException(422, f"This course document cannot be shown: {err}") from None

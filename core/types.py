@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import quote
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 SECTION_SEPARATOR = " > "
 

@@ -151,7 +151,7 @@ def test_lesson_links_use_the_folder_the_index_was_built_from(settings, run_inge
     """An instructor who ingested --corpus elsewhere and then runs plain `serve` still gets working links."""
     run_ingest(settings)
     with serving(Settings(db_dir=settings.db_dir), embedder) as (url, guide):
-        assert guide.corpus_dir() == settings.corpus_dir.resolve()
+        assert guide.corpus_dir(guide.index.refresh()) == settings.corpus_dir.resolve()
         status, _, body = fetch(url + "/course/01-telescopes.md")
         assert status == 200 and b'id="reflectors"' in body
 
@@ -165,3 +165,12 @@ def test_contents_page_lists_every_lesson_with_working_links(shipped_server):
     assert len(links) == len(guide.index.refresh().files) == 13
     assert ("/course/09-model-monitoring.md", "Model Monitoring and Drift") in links
     assert all(fetch(url + href)[0] == 200 for href, _ in links)
+
+
+def test_lesson_view_with_a_damaged_index_is_a_404_not_a_crash(settings, run_ingest, embedder):
+    run_ingest(settings)
+    (settings.db_dir / "manifest.json").write_text("{not json")
+    with serving(Settings(db_dir=settings.db_dir), embedder) as (url, _):
+        assert fetch(url + "/course/01-telescopes.md")[0] == 404
+        status, _, body = fetch(url + "/course/")
+        assert status == 200 and b"No course index yet" in body
