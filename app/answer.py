@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,17 @@ _PASSAGE_MARGIN = 0.12
 REFUSAL_MESSAGE = "The course materials don't cover that question, so I can't answer it from the course."
 
 
+# Chat history travels with each request (OpenAI-style messages), so no server keeps conversation state.
+Message = dict[str, str]
+MAX_HISTORY_MESSAGES = 40
+
+
 class QuestionError(ValueError):
     """A question we will not send to retrieval; the message is for the learner."""
+
+
+class UnknownLessonError(QuestionError):
+    """A lesson hint that names no lesson in the index."""
 
 
 @dataclass
@@ -61,6 +71,21 @@ class Guide:
             return Path(self.settings.corpus_dir)
         return Path(manifest.corpus_dir)
 
+    def resolve_lesson(self, lesson: str | None) -> str | None:
+        """The indexed source file a lesson hint names, or None for no hint; UnknownLessonError if none matches.
+
+        A hint may be the file ("09-model-monitoring.md"), its stem, or its stem without the number
+        ("model-monitoring"), so a course page can say which lesson it is in its own words."""
+        if lesson is None or not lesson.strip():
+            return None
+        wanted = lesson.strip().strip("/").lower()
+        sources = sorted(self.index.refresh().files)
+        for source in sources:
+            stem = Path(source).with_suffix("").as_posix().lower()
+            if wanted in (source.lower(), stem, re.sub(r"^\d+[-_ ]*", "", stem)):
+                return source
+        raise UnknownLessonError(f"There is no lesson called {lesson!r} in this course. Use a lesson file name such as {sources[0]!r}." if sources else f"There is no lesson called {lesson!r}: the course index is empty.")
+
     def retrieve(self, question: str, k: int | None = None) -> list[RetrievedChunk]:
         vector = self.embedder.encode([question])[0]
         return self.index.search(vector, k or self.settings.top_k)
@@ -81,10 +106,47 @@ def check_question(question: str, settings: Settings) -> str:
     return text
 
 
-def answer_question(guide: Guide, question: str) -> Answer:
-    """Answer one question from the course, citing every sentence, or say plainly that the course does not cover it."""
+def check_history(history: list[Message] | None) -> list[Message]:
+    """The chat history as a list of {role, content} messages, or QuestionError saying what is wrong with it."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise QuestionError("The history must be a list of messages like {\"role\": \"user\", \"content\": \"...\"}.")
+    cleaned: list[Message] = []
+    for number, message in enumerate(history, start=1):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant") or not isinstance(message.get("content"), str):
+            raise QuestionError(
+                f"History message {number} is not a {{\"role\": \"user\"|\"assistant\", \"content\": \"text\"}} object; fix or drop it."
+            )
+        cleaned.append({"role": message["role"], "content": message["content"]})
+    # Only the recent turns can matter for resolving a follow-up; older ones would only slow answering down.
+    return cleaned[-MAX_HISTORY_MESSAGES:]
+
+
+def stream_answer(
+    guide: Guide, question: str, history: list[Message] | None = None, lesson: str | None = None
+) -> Iterator[str | Answer]:
+    """The answer as it is produced: text pieces to show as they come, then the finished Answer.
+
+    The finished Answer is authoritative: it may differ from the joined pieces when a generated answer's
+    citations were checked afterwards, so a front end replaces what it streamed with it."""
+    answer = answer_question(guide, question, history=history, lesson=lesson)
+    words = answer.answer.split(" ")
+    for start in range(0, len(words), 6):
+        yield (" " if start else "") + " ".join(words[start : start + 6])
+    yield answer
+
+
+def answer_question(
+    guide: Guide, question: str, history: list[Message] | None = None, lesson: str | None = None
+) -> Answer:
+    """Answer one question from the course, citing every sentence, or say plainly that the course does not cover it.
+
+    `history` is the conversation so far (for follow-ups); `lesson` names the lesson the learner is on."""
     started = time.perf_counter()
     question = check_question(question, guide.settings)
+    history = check_history(history)
+    guide.resolve_lesson(lesson)
     retrieved = guide.retrieve(question)
     retrieved_at = time.perf_counter()
     if not retrieved or retrieved[0].score < guide.settings.refusal_threshold:

@@ -136,13 +136,24 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     retrieved: list[RetrievedChunk] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The question as answered: a follow-up ("what about its drawbacks?") rewritten to stand alone.
+    standalone_question: str | None = None
+    answerer: str = "extractive"  # "extractive" or "llm"
+    # One line for the learner when something degraded, e.g. the LLM endpoint failed and the offline answer is shown.
+    notice: str | None = None
+    # Generated sentences that their cited passage does not support (always empty for extractive answers).
+    unsupported_sentences: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
             "answer": self.answer,
             "refused": self.refused,
+            "answerer": self.answerer,
+            "notice": self.notice,
             "citations": [asdict(c) for c in self.citations],
+            "unsupported_sentences": list(self.unsupported_sentences),
             "retrieved": [r.to_dict() for r in self.retrieved],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -134,7 +134,11 @@ def test_unusable_question_gets_a_friendly_message(shipped_guide, question, mess
 
 def test_answer_json_contract(shipped_guide):
     data = json.loads(json.dumps(answer_question(shipped_guide, "What is experiment tracking?").to_dict()))
-    assert set(data) == {"question", "answer", "refused", "citations", "retrieved", "timings_ms"}
+    assert set(data) == {
+        "question", "standalone_question", "answer", "refused", "answerer", "notice",
+        "citations", "unsupported_sentences", "retrieved", "timings_ms",
+    }
+    assert data["answerer"] == "extractive" and data["notice"] is None and data["unsupported_sentences"] == []
     assert data["question"] == "What is experiment tracking?" and data["refused"] is False
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
     for citation in data["citations"]:
