@@ -18,6 +18,7 @@ from core.types import Citation, RetrievedChunk
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 # A sentence counts as supported when enough of its words are in the cited passage, or it means the same.
 SUPPORT_THRESHOLD = 0.5
 # History turns sent to the model: enough for follow-ups, little enough to keep prompts short.
@@ -90,6 +91,26 @@ def support_score(sentence: str, passage: str, embedder: TextEmbedder | None = N
     return max(overlap, float(np.dot(vectors[0], vectors[1])))
 
 
+def _sentences_with_markers(text: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, its marker numbers). A marker after the full stop ("... safe. [1]") belongs
+    to the sentence before it, which is how models and our own extractive answers both write it."""
+    pairs: list[tuple[str, list[int]]] = []
+    def numbers(text: str) -> list[int]:
+        return [int(n) for group in _MARKERS.findall(text) for n in group.split(",")]
+
+    for sentence in split_sentences(text):
+        leading = _LEADING_MARKERS.match(sentence.text)
+        rest = sentence.text[leading.end() :] if leading else sentence.text
+        if leading and pairs:
+            pairs[-1][1].extend(numbers(leading.group(0)))
+        elif leading:
+            rest = sentence.text
+        bare = _MARKERS.sub("", rest).strip()
+        if bare:
+            pairs.append((bare, numbers(rest)))
+    return pairs
+
+
 def check_citations(text: str, passages: list[RetrievedChunk], embedder: TextEmbedder | None, base_url: str) -> CheckedAnswer:
     """Remove markers that point at no passage, renumber the rest, and find sentences no cited passage supports."""
     numbering: dict[int, int] = {}  # passage number the model used -> number in the answer
@@ -108,10 +129,9 @@ def check_citations(text: str, passages: list[RetrievedChunk], embedder: TextEmb
     citations = [Citation.for_chunk(new, hit.chunk, base_url) for new, hit in sorted(by_answer_number.items())]
     unsupported: list[str] = []
     supported = 0
-    for sentence in split_sentences(cleaned):
-        cited = [by_answer_number[int(n)] for n in re.findall(r"\[(\d+)\]", sentence.text)]
-        bare = _MARKERS.sub("", sentence.text).strip()
-        if len(content_words(bare)) < 3 and not cited:
+    for bare, cited_numbers in _sentences_with_markers(cleaned):
+        cited = [by_answer_number[n] for n in cited_numbers]
+        if not cited and (bare.endswith(":") or len(content_words(bare)) < 2):
             continue  # "In short:" and the like claim nothing
         score = max((support_score(bare, hit.chunk.text, embedder) for hit in cited), default=0.0)
         if score >= SUPPORT_THRESHOLD:

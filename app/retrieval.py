@@ -36,7 +36,9 @@ class RetrievalConfig:
     dense_weight: float = 0.7  # weighted fusion: share of the (cosine) dense score; the rest is normalised BM25
     candidates: int = 30  # from each half, before fusion
     mmr_lambda: float = 0.75  # 1.0 = pure relevance, lower = more diversity
-    lesson_boost: float = 0.08  # added to the fused score of the hinted lesson's passages
+    # Added to the fused score of the hinted lesson's passages: enough to bring its best passage into the top k
+    # for a vague question, too little to outrank a clearly better passage elsewhere (not tuned: no dev-set hints).
+    lesson_boost: float = 0.1
     neighbours: bool = True
 
 

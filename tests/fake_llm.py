@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +15,7 @@ class Scripted:
     """One scripted reply. `text` is streamed in `pieces` (or sent whole when the client does not stream);
     `status` other than 200 sends an error; `delay_s` waits first; `garbage` sends a malformed body or stream."""
 
-    text: str = ""
+    text: str | Callable[[dict], str] = ""  # or a function of the request body, e.g. to quote a passage it was sent
     status: int = 200
     delay_s: float = 0.0
     garbage: bool = False
@@ -42,6 +42,8 @@ def _handler(server: FakeLLMServer):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             server.requests.append(body)
             reply = server.next_reply()
+            if callable(reply.text):
+                reply = Scripted(reply.text(body), reply.status, reply.delay_s, reply.garbage, reply.piece_chars)
             if reply.delay_s:
                 time.sleep(reply.delay_s)
             if reply.status != 200:
