@@ -47,7 +47,7 @@
     --me: #1e1b4b; --warn: #fbbf24; --err: #fca5a5; }
 }
 .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0; border-radius: 999px;
-  padding: 12px 18px; background: var(--accent); color: var(--on-accent); font: 600 15px/1 inherit; font-family: inherit;
+  padding: 12px 18px; background: var(--accent); color: var(--on-accent); font: 600 15px/1 system-ui, sans-serif;
   box-shadow: 0 6px 20px #0003; cursor: pointer; }
 .launcher:focus-visible, button:focus-visible, textarea:focus-visible, a:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .panel { position: fixed; right: 20px; bottom: 80px; z-index: 2147483001; width: 380px; height: min(560px, calc(100vh - 100px));
@@ -71,7 +71,7 @@ a { color: var(--accent); }
 form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid var(--line); }
 textarea { flex: 1; resize: none; height: 44px; padding: 10px; border: 1px solid var(--line); border-radius: 10px;
   background: var(--bg); color: var(--fg); font: inherit; }
-form button { border: 0; border-radius: 10px; padding: 0 16px; background: var(--accent); color: var(--on-accent); font: 600 15px inherit; font-family: inherit; cursor: pointer; }
+form button { border: 0; border-radius: 10px; padding: 0 16px; background: var(--accent); color: var(--on-accent); font: 600 15px system-ui, sans-serif; cursor: pointer; }
 form button:disabled { opacity: .6; cursor: wait; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 @media (max-width: 480px) {
