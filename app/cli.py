@@ -120,6 +120,7 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
     from app.web import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma server call otherwise
     settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
     guide = Guide(settings, _embedder(settings), IndexReader(open_store(settings)))
     try:

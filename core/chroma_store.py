@@ -31,6 +31,7 @@ class ChromaServerStore:
         self.host = host
         self.port = port
         self._client = None
+        self._manifests = None
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -75,11 +76,19 @@ class ChromaServerStore:
             return None
 
     def read_manifest(self) -> Manifest | None:
+        from chromadb.errors import NotFoundError
+
         with self._talking():
-            manifests = self._collection_or_none(MANIFEST_COLLECTION)
+            # The collection handle is kept: readers check the manifest before every question, one round trip each.
+            manifests = self._manifests or self._collection_or_none(MANIFEST_COLLECTION)
             if manifests is None:
                 return None
-            got = manifests.get(ids=[MANIFEST_ID], include=["documents"])
+            try:
+                got = manifests.get(ids=[MANIFEST_ID], include=["documents"])
+            except NotFoundError:  # the server was wiped or re-created: look it up again next time
+                self._manifests = None
+                return None
+            self._manifests = manifests
         if not got["ids"]:
             return None
         try:
