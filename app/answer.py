@@ -14,7 +14,7 @@ from app.generate import check_citations, condense_with_llm, stream_generated
 from app.llm import LLMError, llm_enabled
 from app.retrieval import LexicalIndex, RetrievalConfig, hybrid_search
 from app.scope import ScopeEvidence, covered_by_settings, scope_evidence
-from core.index import IndexReader, Manifest
+from core.index import IndexReader, Manifest, open_store
 from core.model import TextEmbedder
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
@@ -57,7 +57,7 @@ class Guide:
 
     @classmethod
     def open(cls, settings: Settings, embedder: TextEmbedder) -> Guide:
-        return cls(settings, embedder, IndexReader(settings.db_dir))
+        return cls(settings, embedder, IndexReader(open_store(settings)))
 
     def lexical(self) -> LexicalIndex:
         """BM25 and word IDF over the live generation's chunks, rebuilt only when an ingest published a new one."""

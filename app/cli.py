@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from core.index import IndexReader, IndexUnusableError
+from core.index import IndexReader, IndexUnusableError, open_store
 from core.settings import Settings, use_offline_environment
 
 # Before any command imports chromadb, gradio or transformers, which read these at import time.
@@ -104,7 +104,7 @@ def ask(question: str, db_dir: Path | None, history_file: Path | None, lesson: s
 
     settings = make_settings(db_dir=db_dir)
     history = _read_history(history_file)
-    index = IndexReader(settings.db_dir)
+    index = IndexReader(open_store(settings))
     try:
         index.refresh()  # before the slow model load, so a missing index is reported at once
     except IndexUnusableError as err:
@@ -154,8 +154,9 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
     from app.web import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma server call otherwise
     settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
-    guide = Guide.open(settings, _embedder(settings))
+    guide = Guide(settings, _embedder(settings), IndexReader(open_store(settings)))
     try:
         guide.index.refresh()
     except IndexUnusableError as err:
@@ -177,7 +178,7 @@ def calibrate(questions_file: Path, db_dir: Path | None, as_json: bool) -> None:
     settings = make_settings(db_dir=db_dir)
     try:
         questions = read_labelled_questions(questions_file)
-        guide = Guide.open(settings, _embedder(settings))
+        guide = Guide(settings, _embedder(settings), IndexReader(open_store(settings)))
         result = calibrate_refusal(guide, questions)
     except (CalibrationError, IndexUnusableError) as err:
         raise click.ClickException(str(err)) from None

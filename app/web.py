@@ -102,6 +102,7 @@ def create_app(guide: Guide) -> FastAPI:
     """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model."""
     import gradio as gr
 
+    from app.api import mount_api
     from app.chat import CHAT_CSS, build_chat
 
     api = FastAPI(title="Course Guide", docs_url=None, redoc_url=None)
@@ -124,4 +125,5 @@ def create_app(guide: Guide) -> FastAPI:
             log.warning("cannot show %s: %s", relative, err)
             raise HTTPException(422, f"This course document cannot be shown: {err}") from None
 
+    mount_api(api, guide)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
     return gr.mount_gradio_app(api, build_chat(guide), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])

@@ -1,4 +1,4 @@
-"""The search index on disk: Chroma stores in generation folders, and an atomically replaced manifest naming the live one."""
+"""The search index: Chroma stores in generation folders (or on a Chroma server), and an atomically replaced manifest naming the live one."""
 from __future__ import annotations
 
 import json
@@ -7,12 +7,15 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from core.types import Chunk, RetrievedChunk
 
@@ -28,12 +31,16 @@ class IndexUnusableError(RuntimeError):
 
 
 class IndexMissingError(IndexUnusableError):
-    """No index has been built in the given folder yet."""
+    """No index has been built in the given folder (or Chroma server) yet."""
 
-    def __init__(self, db_dir: Path):
+    def __init__(self, db_dir: Path | None, message: str | None = None):
         super().__init__(
-            f"No course index in {db_dir}. Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {db_dir}` first."
+            message or f"No course index in {db_dir}. Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {db_dir}` first."
         )
+
+
+class IndexBusyError(IndexUnusableError):
+    """Another ingest is writing the index."""
 
 
 def _rebuild_hint(db_dir: Path, problem: str) -> IndexUnusableError:
@@ -131,11 +138,74 @@ def open_collection(generation_dir: Path, create: bool = False):
     return client.get_collection(COLLECTION_NAME, embedding_function=None)
 
 
+class Store(Protocol):
+    """Where generations and the live manifest are kept: an index folder, or a shared Chroma server."""
+
+    def read_manifest(self) -> Manifest | None: ...
+    def publish_manifest(self, manifest: Manifest) -> None: ...
+    def open_collection(self, generation: str, create: bool = False): ...
+    def prune(self, keep: set[str]) -> None: ...
+    def ingest_lock(self) -> AbstractContextManager: ...
+    def missing_error(self) -> IndexMissingError: ...
+    def damaged_error(self, problem: str) -> IndexUnusableError: ...
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    """The index folder: one Chroma folder per generation, and manifest.json naming the live one."""
+
+    db_dir: Path
+
+    def read_manifest(self) -> Manifest | None:
+        return read_manifest(self.db_dir)
+
+    def publish_manifest(self, manifest: Manifest) -> None:
+        publish_manifest(self.db_dir, manifest)
+
+    def open_collection(self, generation: str, create: bool = False):
+        return open_collection(self.db_dir / generation, create=create)
+
+    def prune(self, keep: set[str]) -> None:
+        prune_generations(self.db_dir, keep)
+
+    @contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        try:
+            self.db_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise IndexUnusableError(f"Cannot use {self.db_dir} as the index folder ({err.strerror}); pass --db with a folder path.") from None
+        try:
+            with FileLock(self.db_dir / ".ingest.lock", timeout=0):
+                yield
+        except Timeout:
+            raise IndexBusyError(f"Another ingest is writing {self.db_dir}; wait for it to finish, then run again.") from None
+
+    def missing_error(self) -> IndexMissingError:
+        return IndexMissingError(self.db_dir)
+
+    def damaged_error(self, problem: str) -> IndexUnusableError:
+        return _rebuild_hint(self.db_dir, problem)
+
+    def describe(self) -> str:
+        return f"folder {self.db_dir}"
+
+
+def open_store(settings) -> Store:
+    """The store the settings name: a Chroma server when chroma_host is set, else the index folder."""
+    if settings.chroma_host:
+        from core.chroma_store import ChromaServerStore
+
+        return ChromaServerStore(settings.chroma_host, settings.chroma_port)
+    return LocalStore(Path(settings.db_dir))
+
+
 class IndexReader:
     """Read access for answering. It follows the manifest, so a finished ingest is picked up on the next question."""
 
-    def __init__(self, db_dir: Path):
-        self.db_dir = Path(db_dir)
+    def __init__(self, location: Path | str | Store):
+        self.store: Store = LocalStore(Path(location)) if isinstance(location, (str, os.PathLike)) else location
+        self.db_dir = getattr(self.store, "db_dir", None)
         self.manifest: Manifest | None = None
         self._collection = None
         self._chunks: list[Chunk] | None = None
@@ -144,17 +214,17 @@ class IndexReader:
 
     def refresh(self) -> Manifest:
         """Reopen if an ingest published a new generation; IndexMissingError if there is none."""
-        manifest = read_manifest(self.db_dir)
+        manifest = self.store.read_manifest()
         if manifest is None:
-            raise IndexMissingError(self.db_dir)
+            raise self.store.missing_error()
         with self._lock:
             if self.manifest is None or manifest.generation != self.manifest.generation:
                 from chromadb.errors import ChromaError
 
                 try:
-                    self._collection = open_collection(self.db_dir / manifest.generation)
+                    self._collection = self.store.open_collection(manifest.generation)
                 except (ChromaError, ValueError) as err:
-                    raise _rebuild_hint(self.db_dir, f"{type(err).__name__}: {err}") from None
+                    raise self.store.damaged_error(f"{type(err).__name__}: {err}") from None
                 self._chunks = None
                 self.manifest = manifest
         return manifest

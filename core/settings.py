@@ -1,11 +1,14 @@
 """The one settings object: read once at the entry point (env vars, then CLI flags) and passed down."""
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_GUIDE_"
 
@@ -28,6 +31,8 @@ def use_offline_environment() -> None:
 # (see README, "Refusal threshold"); tests/test_answer.py checks they still match.
 CALIBRATED_REFUSAL_THRESHOLD = 0.323
 CALIBRATED_LEXICAL_FLOOR = 0.1
+# What a browser sends as Origin: scheme, host and an optional port, nothing after.
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
 
 
 class Settings(BaseSettings):
@@ -80,3 +85,28 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where citation links point: the public URL if set, else the address the chat serves on."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    # Embedding (issue 6): who may call the API and frame the pages, how often, and a shared Chroma server.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Course-site origins (scheme://host[:port]) allowed to call the API and frame the pages; "
+        "comma-separated or a JSON list. Localhost and 127.0.0.1, any port, are always allowed.",
+    )
+    rate_limit_per_minute: int = Field(60, ge=1, description="API requests per minute allowed to one client address.")
+    chroma_host: str | None = Field(None, description="Host of a Chroma server (`chroma run`) holding the index; default: the index folder.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Port of the Chroma server.")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept 'https://a.edu, https://b.edu' as well as a JSON list; origins carry no trailing slash."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            origins = [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
+            bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not an origin; write it as scheme://host[:port], e.g. https://course.example.edu")
+            return origins
+        return value

@@ -7,19 +7,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from filelock import FileLock, Timeout
-
 from core.index import (
     CHUNKER_VERSION,
     FailedFile,
     FileEntry,
     IndexUnusableError,
     Manifest,
+    Store,
     new_generation_name,
-    open_collection,
-    prune_generations,
-    publish_manifest,
-    read_manifest,
+    open_store,
 )
 from core.model import TextEmbedder, model_identity
 from core.settings import Settings
@@ -99,19 +95,19 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _stored(manifest: Manifest | None, db_dir: Path) -> dict[str, tuple[Chunk, list[float]]]:
+def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, list[float]]]:
     """Every chunk of the live generation with its vector, by id, so unchanged passages are never re-embedded."""
     if manifest is None:
         return {}
-    got = open_collection(db_dir / manifest.generation).get(include=["documents", "metadatas", "embeddings"])
+    got = store.open_collection(manifest.generation).get(include=["documents", "metadatas", "embeddings"])
     return {
         i: (Chunk.from_store(i, d, m), e)
         for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
     }
 
 
-def _write_generation(db_dir: Path, name: str, chunks: list[Chunk], vectors: list) -> None:
-    collection = open_collection(db_dir / name, create=True)
+def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list) -> None:
+    collection = store.open_collection(name, create=True)
     batch = collection._client.get_max_batch_size()
     for start in range(0, len(chunks), batch):
         part = chunks[start : start + batch]
@@ -133,21 +129,17 @@ def ingest_corpus(
     progress: bool = False,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> IngestReport:
-    """Bring the index in settings.db_dir in step with settings.corpus_dir; loads the model only if something changed."""
+    """Bring the index (settings.db_dir, or the Chroma server) in step with settings.corpus_dir; loads the model only if something changed."""
     started = time.perf_counter()
     corpus = Path(settings.corpus_dir)
-    db_dir = Path(settings.db_dir)
     if not corpus.is_dir():
         raise IngestError(f"No course folder at {corpus}. Pass --corpus DIR or set COURSE_GUIDE_CORPUS_DIR.")
+    store = open_store(settings)
     try:
-        db_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise IngestError(f"Cannot use {db_dir} as the index folder ({err.strerror}); pass --db with a folder path.") from None
-    try:
-        with FileLock(db_dir / ".ingest.lock", timeout=0):
-            report = _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log)
-    except Timeout:
-        raise IngestError(f"Another ingest is writing {db_dir}; wait for it to finish, then run again.") from None
+        with store.ingest_lock():
+            report = _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
+    except IndexUnusableError as err:  # busy, unwritable folder, unreachable server
+        raise IngestError(str(err)) from None
     report.seconds = time.perf_counter() - started
     return report
 
@@ -183,7 +175,7 @@ def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_
     return _Plan(sources, shas, changed, sorted(set(old_files) - set(shas)), still_failed)
 
 
-def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log) -> IngestReport:
+def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log) -> IngestReport:
     report = IngestReport()
     files, skipped = list_course_files(corpus)
     report.skipped = [p.relative_to(corpus).as_posix() for p in skipped]
@@ -194,7 +186,7 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
     report.files = len(files)
 
     try:
-        old = read_manifest(db_dir)
+        old = store.read_manifest()
     except IndexUnusableError as err:
         log(f"{err} Rebuilding it now.")
         old = None
@@ -216,7 +208,7 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
         corpus_path = str(corpus.resolve())
         if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed):
             # Same chunks, but the course folder moved or a bad file went away: the manifest must say so.
-            publish_manifest(db_dir, replace(old, corpus_dir=corpus_path, failed=plan.still_failed))
+            store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed))
         return report
 
     embedder = get_embedder()
@@ -224,7 +216,7 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
     if strict and report.problems:
         raise _strict_failure(report)
 
-    stored = _stored(old if old_files else None, db_dir)
+    stored = _stored(old if old_files else None, store)
     final, manifest_files = _assemble(plan, new_chunks, stored, old_files, report, log)
     to_embed = [c for c in final if c.id not in stored]
     report.embedded = len(to_embed)
@@ -235,9 +227,9 @@ def _ingest_locked(settings, corpus, db_dir, get_embedder, strict, progress, log
         vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
 
     name = new_generation_name()
-    _write_generation(db_dir, name, final, [vectors_by_id[c.id] for c in final])
-    publish_manifest(db_dir, Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed))
-    prune_generations(db_dir, keep={name} | ({old.generation} if old else set()))
+    _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+    store.publish_manifest(Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed))
+    store.prune(keep={name} | ({old.generation} if old else set()))
     report.chunks = len(final)
     report.generation = name
     report.published = True
