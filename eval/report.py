@@ -95,6 +95,7 @@ def _svg(fig) -> Markup:
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: it is inlined in HTML
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
     svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="plot-svg" role="img"', svg, count=1)
     return Markup(svg)
 
@@ -134,7 +135,7 @@ def score_distribution(cases: Sequence[dict[str, Any]]) -> Markup | None:
     if not cases:
         return None
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 3.0))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.2, 3.2))
     bins = [i / 10 for i in range(11)]
     stacks = [[c["metrics"].get("question_score") or 0.0 for c in cases if c["status"] == status]
               for status in ("passed", "failed", "error")]
@@ -258,8 +259,8 @@ def metric_groups(results: dict[str, Any], metrics_key: str = "metrics") -> list
             continue
         info = METRIC_INFO[name]
         delta = baseline.get(name, {}).get("delta")
-        lower_is_better = info.kind == "ms"
-        trend = None if not delta else ("good" if (delta > 0) != lower_is_better else "bad")
+        # Latency moves with the machine's load, so its change is shown without a good/bad colour.
+        trend = None if not delta or info.kind == "ms" else ("good" if delta > 0 else "bad")
         groups.setdefault(info.group, []).append({
             "name": name, "info": info, "value": format_value(name, estimate["value"]),
             "ci": None if estimate["ci_low"] is None else f"{format_value(name, estimate['ci_low'])} – {format_value(name, estimate['ci_high'])}",
@@ -305,7 +306,7 @@ def render_report(results: dict[str, Any]) -> str:
         synthetic_groups=metric_groups(results, "synthetic_metrics") if results.get("synthetic_metrics") else None,
         attention=attention_lists(results),
         lesson_plot=grouped_bars({k: lessons[k] for k in ordered_lessons}, width=11),
-        type_plot=grouped_bars(results["slices"]["type"], width=7.0),
+        type_plot=grouped_bars(results["slices"]["type"], width=5.8),
         distribution_plot=score_distribution(results["cases"]),
         lesson_rows=slice_rows(results, "lesson"),
         type_rows=slice_rows(results, "type"),

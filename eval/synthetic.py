@@ -17,7 +17,7 @@ GENERIC_HEADINGS = frozenset({
 })
 _PRONOUNS = frozenset("it its this that there these they their those such his her our your we you".split())
 _DEFINITION = re.compile(
-    r"^(?:(?i:an?|the)\s+)?(?P<term>[A-Za-z][\w\-/ ]{1,60}?)(?:\s*\([^)]{1,40}\))?,?\s+(?P<verb>is|are|refers to|means)\s+(?P<rest>.{12,})$"
+    r"^(?:(?P<article>(?i:an?|the))\s+)?(?P<term>[A-Za-z][\w\-/ ]{1,60}?)(?:\s*\([^)]{1,40}\))?,?\s+(?P<verb>is|are|refers to|means)\s+(?P<rest>.{12,})$"
 )
 _TERM_ITEM = re.compile(r"^\*\*(?P<term>[^*]{2,60})\*\*\s*:\s*(?P<rest>.{12,})$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']+")
@@ -102,7 +102,8 @@ def heading_questions(chunks: Sequence[Chunk], limit: int) -> list[dict[str, Any
 
 
 def definition_questions(chunks: Sequence[Chunk], limit: int, document_frequency: Counter) -> list[dict[str, Any]]:
-    candidates, terms = [], set()
+    candidates: list[dict[str, Any]] = []
+    terms: set[tuple[str, ...]] = set()
     for chunk in chunks:
         for sentence in split_sentences(chunk.text):
             match = _TERM_ITEM.match(sentence.text) or _DEFINITION.match(sentence.text)
@@ -110,16 +111,18 @@ def definition_questions(chunks: Sequence[Chunk], limit: int, document_frequency
                 continue
             term = match.group("term").strip(" *")
             term_words = content_words(term)
-            if not term_words or len(term_words) > 4 or term.lower() in terms or term.split()[0].lower() in _PRONOUNS \
+            if not term_words or len(term_words) > 4 or tuple(term_words) in terms or term.split()[0].lower() in _PRONOUNS \
                     or not content_words(term.split()[0]):
                 continue
             fact = _rarest_word(match.group("rest"), set(term_words), document_frequency)
             if fact is None:
                 continue
-            terms.add(term.lower())
+            terms.add(tuple(term_words))
             verb = "are" if match.groupdict().get("verb") == "are" else "is"
+            article = (match.groupdict().get("article") or "").lower()
+            asked = f"{article} {_as_asked(term)}" if article else _as_asked(term)
             candidates.append({
-                "question": f"What {verb} {_as_asked(term)}?",
+                "question": f"What {verb} {asked}?",
                 "reference_answer": sentence.text,
                 "must_include": [[fact]],
                 "sources": [_source_record(chunk)],
