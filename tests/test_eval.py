@@ -294,3 +294,30 @@ def test_report_opens_from_disk_with_plots_and_working_filters(fixture_guide, fi
     answered.scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / "eval-report-drilldown.png")
     page.close()
+
+
+def test_llm_judge_rates_each_answer_three_times_and_reports_the_spread(fixture_guide, tmp_path):
+    from eval.cli import _judge
+    from eval.judge import LLMJudge
+    from tests.fake_llm import Scripted, fake_llm_server
+
+    assert _judge(fixture_guide.settings) is None  # no endpoint configured: no judge, and the eval still runs
+    dataset = load_dataset(FIXTURE_SET)
+    dataset.cases = [c for c in dataset.cases if c.id in ("fx-newton", "fx-oos-recipe")]
+    replies = ['{"correctness": 1, "groundedness": 1}', 'Sure. {"correctness": 0.5, "groundedness": 1}', Scripted(status=500),
+               "I cannot grade this.", '{"correctness": 0, "groundedness": 0.5}']
+    with fake_llm_server(replies) as server:
+        judged_settings = fixture_guide.settings.model_copy(update={"llm_base_url": server.base_url})
+        assert isinstance(_judge(judged_settings), LLMJudge)
+        results = run_eval(fixture_guide, dataset, judge=LLMJudge(judged_settings))
+    assert len(server.requests) == 6
+    assert "Assistant's answer:\nIsaac Newton built" in server.requests[0]["messages"][1]["content"]
+    newton, recipe = results["cases"]
+    assert (newton["judge"]["correctness"], newton["judge"]["groundedness"]) == ([1.0, 0.5], [1.0, 1.0])
+    assert newton["judge"]["errors"][0].endswith("failed: HTTP 500. Check that it is running, or unset COURSE_GUIDE_LLM_BASE_URL.")
+    assert recipe["judge"]["correctness"] == [0.0, 0.0] and "no JSON object" in recipe["judge"]["errors"][0]
+    assert results["metrics"]["judge_correctness"]["value"] == 0.375 and results["metrics"]["judge_correctness"]["n"] == 2
+    assert results["judge"]["spread"] == {"judge_correctness": 0.25, "judge_groundedness": 0.0}
+    assert results["judge"]["failures"] == 2 and results["judge"]["runs"] == 3
+    html = write_report(tmp_path, results).read_text()
+    assert "LLM judge: correct" in html and "rated each answer 3 times" in html

@@ -235,3 +235,13 @@ def test_thresholds_accept_minimums_and_latency_limits(tmp_path: Path):
     assert hit.check(0.85) == "hit_at_5 = 0.85 is below its bar 0.9"
     assert latency.check(900.0) == "latency_p95_ms = 900 is above its limit 500"
     assert "no value" in hit.check(None)
+
+
+def test_readme_dataset_example_is_a_valid_case():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Evaluating answers")[1].split("\n## ")[0]
+    example = section.split("```json\n")[1].split("\n```")[0]
+    from eval.dataset import parse_case
+
+    case = parse_case(json.loads(example))
+    assert case.type == "factual" and case.sources[0].section.startswith("Model Monitoring and Drift > ")
