@@ -144,7 +144,11 @@ def score_distribution(cases: Sequence[dict[str, Any]]) -> Markup | None:
     left.set_title("Question score", loc="left", fontsize=11, fontweight="bold")
     left.set_xlabel("score (0 = wrong, 1 = fully right)")
     left.set_ylabel("questions")
-    left.legend(frameon=False, fontsize=8, loc="upper left")
+    import numpy as np
+
+    tallest = int(np.histogram([v for stack in stacks for v in stack], bins=bins)[0].max())
+    left.set_ylim(0, max(1, tallest) * 1.3)  # headroom for the legend above the bars
+    left.legend(frameon=False, fontsize=8, loc="upper center", ncol=3)
     similarity = [c["metrics"]["semantic_similarity"] for c in cases if c["metrics"].get("semantic_similarity") is not None]
     right.hist(similarity, bins=bins, color="#6366f1", edgecolor="white")
     right.set_title("Meaning close to the reference", loc="left", fontsize=11, fontweight="bold")
@@ -272,8 +276,11 @@ def metric_groups(results: dict[str, Any], metrics_key: str = "metrics") -> list
 
 def slice_rows(results: dict[str, Any], dimension: str) -> list[dict[str, Any]]:
     columns = ("pass_rate", "hit_at_5", "key_fact_recall", "faithfulness", "citation_precision", "refusal_recall")
+    groups = results["slices"][dimension]
+    names = _lesson_order(results, groups) if dimension == "lesson" else list(groups)
     rows = []
-    for value, group in results["slices"][dimension].items():
+    for value in names:
+        group = groups[value]
         cells = []
         for name in columns:
             estimate = group["metrics"][name]
@@ -312,7 +319,7 @@ def render_report(results: dict[str, Any]) -> str:
         type_rows=slice_rows(results, "type"),
         topic_rows=slice_rows(results, "topic"),
         origin_rows=slice_rows(results, "origin") if len(results["slices"]["origin"]) > 1 else None,
-        lesson_options=sorted({c["lesson"] for c in cases}),
+        lesson_options=_lesson_order(results, {c["lesson"] for c in cases}),
         type_options=sorted({c["type"] for c in cases}),
         origin_options=sorted({c["origin"] for c in cases}),
         coverage=results["coverage"],
@@ -325,8 +332,9 @@ def render_report(results: dict[str, Any]) -> str:
 
 
 def _lesson_order(results: dict[str, Any], lessons: dict[str, Any]) -> list[str]:
-    """Lessons in course order (by file name), as the instructor wrote them."""
+    """Lessons in course order (by file name), as the instructor wrote them; out-of-scope questions last."""
     order = {lesson["title"]: i for i, lesson in enumerate(results["coverage"]["lessons"])}
+    order[OUT_OF_SCOPE_LESSON] = len(order) + 1
     return sorted(lessons, key=lambda title: (order.get(title, len(order)), title))
 
 
