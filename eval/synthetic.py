@@ -44,6 +44,13 @@ def _source_record(chunk: Chunk, with_section: bool = True) -> dict[str, Any]:
     return record
 
 
+def _record(generator: str, question: str, reference: str, facts: list[list[str]], chunk: Chunk,
+            case_type: str, topic: str) -> dict[str, Any]:
+    """One generated case in the dataset format, before its id and synthetic label are added."""
+    return {"question": question, "reference_answer": reference, "must_include": facts,
+            "sources": [_source_record(chunk)], "type": case_type, "topic": topic, "generator": generator}
+
+
 def _prose(sentence: Sentence) -> bool:
     text = sentence.text
     return not text.endswith(":") and "`" not in text and "](" not in text and len(content_words(text)) >= 5
@@ -89,15 +96,8 @@ def heading_questions(chunks: Sequence[Chunk], limit: int) -> list[dict[str, Any
         if first is None:
             continue
         question = leaf if leaf.endswith("?") else f"What does the course say about {_as_asked(leaf)}?"
-        candidates.append({
-            "question": question,
-            "reference_answer": first.text,
-            "must_include": [[leaf.rstrip("?")]] if not leaf.endswith("?") else [],
-            "sources": [_source_record(chunk)],
-            "type": "lookup",
-            "topic": leaf.lower(),
-            "generator": "heading",
-        })
+        facts = [] if leaf.endswith("?") else [[leaf]]
+        candidates.append(_record("heading", question, first.text, facts, chunk, "lookup", leaf.lower()))
     return _spread(candidates, limit)
 
 
@@ -121,15 +121,7 @@ def definition_questions(chunks: Sequence[Chunk], limit: int, document_frequency
             verb = "are" if match.groupdict().get("verb") == "are" else "is"
             article = (match.groupdict().get("article") or "").lower()
             asked = f"{article} {_as_asked(term)}" if article else _as_asked(term)
-            candidates.append({
-                "question": f"What {verb} {asked}?",
-                "reference_answer": sentence.text,
-                "must_include": [[fact]],
-                "sources": [_source_record(chunk)],
-                "type": "factual",
-                "topic": term.lower(),
-                "generator": "definition",
-            })
+            candidates.append(_record("definition", f"What {verb} {asked}?", sentence.text, [[fact]], chunk, "factual", term.lower()))
     return _spread(candidates, limit)
 
 
@@ -144,15 +136,8 @@ def cloze_questions(chunks: Sequence[Chunk], limit: int, document_frequency: Cou
             if word is None:
                 continue
             blanked = re.sub(rf"\b{re.escape(word)}\b", BLANK, sentence.text, count=1)
-            candidates.append({
-                "question": f"Fill in the blank, as the course puts it: {blanked}",
-                "reference_answer": sentence.text,
-                "must_include": [[word]],
-                "sources": [_source_record(chunk)],
-                "type": "factual",
-                "topic": _leaf(chunk.section).lower(),
-                "generator": "cloze",
-            })
+            question = f"Fill in the blank, as the course puts it: {blanked}"
+            candidates.append(_record("cloze", question, sentence.text, [[word]], chunk, "factual", _leaf(chunk.section).lower()))
             break  # one blank per passage keeps the questions spread over the lesson
     return _spread(candidates, limit)
 
