@@ -1,24 +1,31 @@
 """The one answer function behind the chat and the CLI: retrieve passages, refuse what the course does not cover, else answer from course sentences with citations."""
 from __future__ import annotations
 
-import math
+import logging
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.conversation import Message, condense, current_topic, definition_target, is_follow_up
+from app.generate import check_citations, condense_with_llm, stream_generated
+from app.llm import LLMError, llm_enabled
+from app.retrieval import LexicalIndex, RetrievalConfig, hybrid_search
+from app.scope import ScopeEvidence, covered_by_settings, scope_evidence
 from core.index import IndexReader, Manifest
 from core.model import TextEmbedder
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
 from core.types import Answer, Citation, RetrievedChunk
 
-_DEFINITION_QUESTION = re.compile(r"^\s*(?:what\s+(?:is|are|does)|define|meaning of|what's)\s+(?:an?\s+|the\s+)?(.+?)\s*(?:mean)?\??\s*$", re.I)
 _TERM_ITEM = re.compile(r"^\*\*(.+?)\*\*\s*:")
 _PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their)\b", re.I)
+# Words per streamed piece of an offline answer: reads as typing without flooding the connection.
+_STREAM_WORDS = 6
+_LONGEST_LIST = 9  # items quoted after a list lead-in
+log = logging.getLogger("course_guide")
 # Passages scoring this far below the best one are not quoted: they are usually off-topic neighbours.
 _PASSAGE_MARGIN = 0.12
 
@@ -26,8 +33,6 @@ _PASSAGE_MARGIN = 0.12
 REFUSAL_MESSAGE = "The course materials don't cover that question, so I can't answer it from the course."
 
 
-# Chat history travels with each request (OpenAI-style messages), so no server keeps conversation state.
-Message = dict[str, str]
 MAX_HISTORY_MESSAGES = 40
 
 
@@ -46,24 +51,24 @@ class Guide:
     settings: Settings
     embedder: TextEmbedder
     index: IndexReader
-    _idf: dict[str, float] = field(default_factory=dict)
-    _idf_generation: str | None = None
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    _lexical: LexicalIndex | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)  # the chat answers in worker threads
 
     @classmethod
     def open(cls, settings: Settings, embedder: TextEmbedder) -> Guide:
         return cls(settings, embedder, IndexReader(settings.db_dir))
 
-    def idf(self) -> dict[str, float]:
-        """Inverse document frequency of each word over the course's chunks, rebuilt per index generation."""
+    def lexical(self) -> LexicalIndex:
+        """BM25 and word IDF over the live generation's chunks, rebuilt only when an ingest published a new one."""
         manifest = self.index.refresh()
         with self._lock:
-            if manifest.generation != self._idf_generation:
-                chunks = self.index.chunks()
-                df = Counter(word for chunk in chunks for word in set(content_words(chunk.text)))
-                self._idf = {w: math.log((1 + len(chunks)) / (1 + n)) + 1.0 for w, n in df.items()}
-                self._idf_generation = manifest.generation
-            return self._idf
+            if self._lexical is None or self._lexical.generation != manifest.generation:
+                self._lexical = LexicalIndex(manifest.generation, self.index.chunks())
+            return self._lexical
+
+    def idf(self) -> dict[str, float]:
+        return self.lexical().idf
 
     def corpus_dir(self, manifest: Manifest | None) -> Path:
         """The course folder that lesson links open: as configured, else the one `manifest`'s index was built from."""
@@ -86,9 +91,16 @@ class Guide:
                 return source
         raise UnknownLessonError(f"There is no lesson called {lesson!r} in this course. Use a lesson file name such as {sources[0]!r}." if sources else f"There is no lesson called {lesson!r}: the course index is empty.")
 
-    def retrieve(self, question: str, k: int | None = None) -> list[RetrievedChunk]:
+    def scope(self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None) -> ScopeEvidence:
+        """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic)."""
+        return scope_evidence(question, topic or question, retrieved, self.lexical())
+
+    def retrieve(self, question: str, k: int | None = None, lesson: str | None = None) -> list[RetrievedChunk]:
+        """The best passages for the question, best first, then the continuations of split ones.
+
+        `lesson` is a source file (see resolve_lesson) whose passages get a small boost."""
         vector = self.embedder.encode([question])[0]
-        return self.index.search(vector, k or self.settings.top_k)
+        return hybrid_search(question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson)
 
 
 def check_question(question: str, settings: Settings) -> str:
@@ -123,17 +135,66 @@ def check_history(history: list[Message] | None) -> list[Message]:
     return cleaned[-MAX_HISTORY_MESSAGES:]
 
 
+@dataclass
+class PreparedQuestion:
+    """A question made ready to answer: checked, made to stand alone, and its passages retrieved."""
+
+    asked: str
+    standalone: str
+    history: list[Message]
+    retrieved: list[RetrievedChunk]
+    evidence: ScopeEvidence
+    in_scope: bool
+    started: float
+    retrieved_at: float
+
+
+def prepare_question(guide: Guide, question: str, history: list[Message] | None = None, lesson: str | None = None) -> PreparedQuestion:
+    """Check the question, make it stand alone, retrieve its passages and decide whether the course covers it."""
+    started = time.perf_counter()
+    asked = check_question(question, guide.settings)
+    history = check_history(history)
+    lesson_source = guide.resolve_lesson(lesson)
+    standalone = condense(asked, history)
+    follow_up = is_follow_up(asked, history)
+    if llm_enabled(guide.settings) and follow_up:
+        try:
+            standalone = condense_with_llm(guide.settings, asked, history)
+        except (LLMError, ValueError) as err:
+            log.warning("follow-up rewrite by the LLM failed, using the offline one: %s", err)
+    retrieved = guide.retrieve(standalone, lesson=lesson_source)
+    evidence = guide.scope(standalone, retrieved, topic=current_topic(history) if follow_up else None)
+    in_scope = covered_by_settings(evidence, guide.settings)
+    return PreparedQuestion(asked, standalone, history, retrieved, evidence, in_scope, started, time.perf_counter())
+
+
 def stream_answer(
     guide: Guide, question: str, history: list[Message] | None = None, lesson: str | None = None
 ) -> Iterator[str | Answer]:
     """The answer as it is produced: text pieces to show as they come, then the finished Answer.
 
     The finished Answer is authoritative: it may differ from the joined pieces when a generated answer's
-    citations were checked afterwards, so a front end replaces what it streamed with it."""
-    answer = answer_question(guide, question, history=history, lesson=lesson)
-    words = answer.answer.split(" ")
-    for start in range(0, len(words), 6):
-        yield (" " if start else "") + " ".join(words[start : start + 6])
+    citations were checked afterwards, so a front end replaces what it streamed with it.
+    Out-of-scope questions are refused before any LLM is called."""
+    q = prepare_question(guide, question, history, lesson)
+    if not q.in_scope:
+        answer = refusal(q.asked, q.retrieved)
+    elif llm_enabled(guide.settings):
+        answer = yield from _generated_answer(guide, q)
+    else:
+        answer = extractive_answer(q.standalone, q.retrieved, guide.idf(), guide.settings)
+    if answer.answerer == "extractive":
+        words = answer.answer.split(" ")
+        for start in range(0, len(words), _STREAM_WORDS):
+            yield (" " if start else "") + " ".join(words[start : start + _STREAM_WORDS])
+    answer.question = q.asked
+    answer.standalone_question = q.standalone
+    done = time.perf_counter()
+    answer.timings_ms = {
+        "retrieve": (q.retrieved_at - q.started) * 1000,
+        "answer": (done - q.retrieved_at) * 1000,
+        "total": (done - q.started) * 1000,
+    }
     yield answer
 
 
@@ -143,22 +204,35 @@ def answer_question(
     """Answer one question from the course, citing every sentence, or say plainly that the course does not cover it.
 
     `history` is the conversation so far (for follow-ups); `lesson` names the lesson the learner is on."""
-    started = time.perf_counter()
-    question = check_question(question, guide.settings)
-    history = check_history(history)
-    guide.resolve_lesson(lesson)
-    retrieved = guide.retrieve(question)
-    retrieved_at = time.perf_counter()
-    if not retrieved or retrieved[0].score < guide.settings.refusal_threshold:
-        answer = refusal(question, retrieved)
-    else:
-        answer = extractive_answer(question, retrieved, guide.idf(), guide.settings)
-    done = time.perf_counter()
-    answer.timings_ms = {
-        "retrieve": (retrieved_at - started) * 1000,
-        "answer": (done - retrieved_at) * 1000,
-        "total": (done - started) * 1000,
-    }
+    *_, answer = stream_answer(guide, question, history, lesson)
+    return answer
+
+
+def _generated_answer(guide: Guide, q: PreparedQuestion) -> Iterator[str]:
+    """Stream the LLM's answer, then check its citations; any endpoint failure gives the offline answer and a notice."""
+    passages = [hit for hit in q.retrieved if hit.neighbour_of is None]
+    pieces: list[str] = []
+    try:
+        for piece in stream_generated(guide.settings, q.standalone, q.history, passages):
+            pieces.append(piece)
+            yield piece
+    except LLMError as err:
+        log.warning("%s", err)
+        return _offline_instead(guide, q, "The AI answerer is unavailable right now, so this answer quotes the course directly.")
+    checked = check_citations("".join(pieces), passages, guide.embedder, guide.settings.base_url())
+    if checked.text.startswith(REFUSAL_MESSAGE.split(",")[0]) and not checked.citations:
+        return refusal(q.asked, q.retrieved)
+    if checked.supported_count == 0:
+        return _offline_instead(guide, q, "The AI answer could not be checked against the course, so this answer quotes the course directly.")
+    return Answer(
+        question=q.asked, answer=checked.text, refused=False, citations=checked.citations, retrieved=q.retrieved,
+        answerer="llm", unsupported_sentences=checked.unsupported,
+    )
+
+
+def _offline_instead(guide: Guide, q: PreparedQuestion, notice: str) -> Answer:
+    answer = extractive_answer(q.standalone, q.retrieved, guide.idf(), guide.settings)
+    answer.notice = notice
     return answer
 
 
@@ -193,8 +267,7 @@ class _Candidate:
 
 
 def _definition_target(question: str) -> list[str]:
-    match = _DEFINITION_QUESTION.match(question)
-    return content_words(match.group(1)) if match else []
+    return content_words(definition_target(question) or "")
 
 
 def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[str, float]) -> list[list[_Candidate]]:
@@ -237,7 +310,7 @@ def _defines(sentence: str, target: list[str]) -> bool:
 
 def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[str, float], settings: Settings) -> Answer:
     """Pick the course sentences that best answer the question and cite each one; nothing is reworded."""
-    passages = [hit for hit in retrieved if hit.score >= retrieved[0].score - _PASSAGE_MARGIN]
+    passages = _quotable_passages(retrieved)
     scored = _score_sentences(question, passages, idf)
     flat = sorted((c for cands in scored for c in cands), key=lambda c: -c.score)
     if not flat:
@@ -254,11 +327,14 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
     index_in_passage = same_passage.index(best)
     if best.sentence.text.rstrip().endswith(":"):
         # A lead-in such as "MLOps provides several benefits:" answers through the list that follows it.
-        limit = max(limit, 7)
-        for following in same_passage[index_in_passage + 1 :]:
-            if not following.sentence.is_item:
-                break
-            if all(c.sentence.block != following.sentence.block for c in chosen):
+        limit = max(limit, _LONGEST_LIST)
+        items = _list_after(same_passage, index_in_passage)
+        continuation = next((i for i, hit in enumerate(passages) if hit.neighbour_of == passages[best.rank].chunk.id), None)
+        if continuation is not None and len(items) == len(same_passage) - index_in_passage - 1:
+            # The list runs to the end of the passage, so it goes on in the next one (the chunk was split there).
+            items += _list_after(scored[continuation], -1)
+        for following in items:
+            if all(c.sentence.block != following.sentence.block or c.rank != following.rank for c in chosen) and not _redundant(following, chosen):
                 take(following)
     else:
         if _PRONOUN_START.match(best.sentence.text) and index_in_passage > 0:
@@ -271,6 +347,25 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
     # The passage holding the best sentence leads; the rest follow in retrieval order, each in reading order.
     chosen.sort(key=lambda c: (c.rank != best.rank, c.rank, c.sentence.start))
     return _compose(question, chosen, passages, retrieved, settings)
+
+
+def _quotable_passages(retrieved: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """The ranked passages close enough in meaning to the best one to quote, then the continuations of those."""
+    ranked = [hit for hit in retrieved if hit.neighbour_of is None]
+    best = max(hit.score for hit in ranked)
+    chosen = [hit for i, hit in enumerate(ranked) if i == 0 or hit.score >= best - _PASSAGE_MARGIN]
+    ids = {hit.chunk.id for hit in chosen}
+    return chosen + [hit for hit in retrieved if hit.neighbour_of in ids]
+
+
+def _list_after(candidates: list[_Candidate], index: int) -> list[_Candidate]:
+    """The list items that directly follow position `index` (-1: the passage's opening items)."""
+    items = []
+    for following in candidates[index + 1 :]:
+        if not following.sentence.is_item:
+            break
+        items.append(following)
+    return items
 
 
 def _quote_passage(question: str, passage: RetrievedChunk, retrieved: list[RetrievedChunk], settings: Settings) -> Answer:

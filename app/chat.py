@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, answer_question, closest_topics
+from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, closest_topics, stream_answer
+from app.llm import llm_enabled
 from core.index import IndexMissingError, IndexUnusableError
 from core.types import Answer
 
@@ -44,6 +45,25 @@ def stream_words(text: str) -> Iterator[str]:
     for end in range(_STREAM_WORDS, len(words), _STREAM_WORDS):
         yield " ".join(words[:end])
     yield text
+
+
+def _text_of(content) -> str:
+    """A Gradio message's text: its content is a string, or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content if isinstance(part, (str, dict)))
+    return ""
+
+
+def plain_history(history: list[dict]) -> list[dict[str, str]]:
+    """The chat so far as {role, content} text messages, each answer without its Sources list (links, not content)."""
+    messages = []
+    for message in history:
+        text = _text_of(message.get("content")).split("\n\n**Sources**")[0].split("\n\n**Closest topics")[0]
+        if message.get("role") in ("user", "assistant") and text.strip():
+            messages.append({"role": message["role"], "content": text})
+    return messages
 
 
 def _heading_question(heading: str) -> str | None:
@@ -84,15 +104,21 @@ def index_status(guide: Guide) -> str:
 
 def build_chat(guide: Guide) -> gr.Blocks:
     def respond(message: str, history: list[dict]) -> Iterator[str]:
+        shown = ""
         try:
-            answer = answer_question(guide, message)
+            for event in stream_answer(guide, message, plain_history(history)):
+                if isinstance(event, Answer):
+                    notice = f"*{event.notice}*\n\n" if event.notice else ""
+                    final = notice + answer_markdown(event)
+                    # An offline answer is ready at once: stream it with its links, so the text never jumps.
+                    yield from (stream_words(final) if event.answerer == "extractive" and not shown else [final])
+                elif llm_enabled(guide.settings):
+                    shown += event  # generated tokens, shown as they come; the checked answer replaces them
+                    yield shown
         except QuestionError as err:
             yield str(err)
-            return
         except IndexUnusableError as err:
             yield f"**The course index is missing or damaged.** {err}"
-            return
-        yield from stream_words(answer_markdown(answer))
 
     examples = example_questions(guide)
     with gr.Blocks(title="Course Guide") as demo:

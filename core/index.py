@@ -193,3 +193,10 @@ class IndexReader:
             RetrievedChunk(Chunk.from_store(i, d, m), score=1.0 - float(dist))
             for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
         ]
+
+    def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored unit-length vectors of the given chunks, by id (for MMR and exact rescoring)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}

@@ -86,7 +86,10 @@ class RetrievedChunk:
     """A chunk as retrieval returned it, with its similarity to the question (higher is closer)."""
 
     chunk: Chunk
-    score: float
+    score: float  # cosine similarity to the question: what the refusal threshold is calibrated on
+    lexical_score: float = 0.0  # BM25 score, 0 where the words do not match
+    rank_score: float | None = None  # the fused score the ranking used
+    neighbour_of: str | None = None  # set when added as the continuation of a split passage, not ranked itself
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
@@ -97,6 +100,8 @@ class RetrievedChunk:
             "section": c.section,
             "page": c.page,
             "score": round(self.score, 4),
+            "lexical_score": round(self.lexical_score, 4),
+            "neighbour_of": self.neighbour_of,
             "text": c.text,
         }
 

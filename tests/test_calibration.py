@@ -29,7 +29,7 @@ def test_overlapping_groups_pick_the_best_balanced_cut():
 @pytest.mark.parametrize(
     "line, message",
     [
-        ('{"question": "What is DVC?", "in_scope": "false"}', "'in_scope' true or false"),
+        ('{"question": "What is DVC?", "in_scope": "false"}', "'in_scope' must be true or false"),
         ('{"question": "What is DVC?"}', "expected a JSON object"),
         ("not json", "expected a JSON object"),
         ('{"question": 42, "in_scope": true}', "'question' must be a string"),
