@@ -187,3 +187,8 @@ def calibrate(questions_file: Path, db_dir: Path | None, as_json: bool) -> None:
         return
     click.echo(result.describe())
     click.echo(f"\nSet it with: export COURSE_GUIDE_REFUSAL_THRESHOLD={result.threshold}")
+
+
+from eval.cli import eval_group  # noqa: E402  (eval's CLI builds on the helpers above)
+
+main.add_command(eval_group)
