@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, answer_question, closest_topics
+from app.quiz_chat import QUIZ_EXAMPLE, quiz_turn
 from core.index import IndexMissingError, IndexUnusableError
+from core.text import heading_question as _heading_question
 from core.types import Answer
 
 CHAT_CSS = """
@@ -46,14 +48,6 @@ def stream_words(text: str) -> Iterator[str]:
     yield text
 
 
-def _heading_question(heading: str) -> str | None:
-    """'What is MLOps?' stays; 'What experiment tracking is' becomes 'What is experiment tracking?'; others give None."""
-    if heading.endswith("?"):
-        return heading
-    match = re.match(r"^what (.+) (is|are)$", heading, flags=re.I)
-    return f"What {match.group(2)} {match.group(1)}?" if match else None
-
-
 def example_questions(guide: Guide, limit: int = 4) -> list[str]:
     """Questions the course's own headings ask, one per lesson, to help a learner start."""
     try:
@@ -85,6 +79,10 @@ def index_status(guide: Guide) -> str:
 def build_chat(guide: Guide) -> gr.Blocks:
     def respond(message: str, history: list[dict]) -> Iterator[str]:
         try:
+            quiz_reply = quiz_turn(guide, message, history)  # "quiz me on ..." and replies during a quiz
+            if quiz_reply is not None:
+                yield quiz_reply
+                return
             answer = answer_question(guide, message)
         except QuestionError as err:
             yield str(err)
@@ -114,7 +112,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
             textbox=gr.Textbox(
                 placeholder="Ask about the course…", max_lines=6, elem_id="guide-question", submit_btn="Ask", show_label=False
             ),
-            examples=examples or None,
+            examples=(examples + [QUIZ_EXAMPLE]) if examples else None,
             api_name="ask",
         )
         demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")
