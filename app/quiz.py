@@ -276,7 +276,7 @@ def generate_items(chunks: list[Chunk], embedder: TextEmbedder | None = None) ->
             items.append(_make("short_answer", _item_id("cloze", d.chunk.source, d.term, taken),
                                f"Fill in the blank: {_BLANK}{verb}{d.definition}.", d.term, explanation, d.chunk))
         choices = _distractors(d, definitions, vectors)
-        if len(choices) == 3:
+        if len(choices) >= 2:  # at least three choices
             order = _stable_order([d.term, *choices], d.term)
             items.append(_make("multiple_choice", _item_id("mc", d.chunk.source, d.term, taken),
                                f"Which term matches this description: “{_capitalised(d.definition)}”?", d.term, explanation, d.chunk, order))
@@ -330,7 +330,7 @@ def select_items(guide: Guide, items: dict[str, QuizItem], topic: str | None, n:
             by_lesson.setdefault(item.source, []).append(item)
         lessons = list(by_lesson.values())
         spread = [lesson[i] for i in range(max(map(len, lessons), default=0)) for lesson in lessons if i < len(lesson)]
-        return spread[:n]
+        return _mix_types(_varied(spread, n))
     hits = guide.index.search(guide.embedder.encode([topic])[0], k=12)
     if not hits or hits[0].score < guide.settings.refusal_threshold:
         raise QuizError(f"The course has no quiz questions on “{topic}”. Try a topic from the course contents, or say “quiz me” for a mix.")
@@ -345,7 +345,28 @@ def select_items(guide: Guide, items: dict[str, QuizItem], topic: str | None, n:
         if rank is not None:
             ranked.append((rank, item.origin != "instructor", item))
     ranked.sort(key=lambda r: (r[0], r[1]))
-    return _mix_types([item for *_, item in ranked])[:n]
+    return _mix_types(_varied([item for *_, item in ranked], n))
+
+
+def _concept(item: QuizItem) -> str:
+    """What an item tests: generated items of one term (definition, cloze, choice, true/false) share it."""
+    match = re.match(r"^gen-[^-]+-[a-z]+-(.+?)(?:-\d+)?$", item.id)
+    return match.group(1) if match and item.origin == "generated" else item.id
+
+
+def _varied(items: list[QuizItem], n: int) -> list[QuizItem]:
+    """Up to n items in the given order, one per term; a section repeats only when the others are used up."""
+    chosen: list[QuizItem] = []
+    for new_section_only in (True, False):
+        for item in items:
+            if len(chosen) == n:
+                return chosen
+            if item in chosen or _concept(item) in {_concept(c) for c in chosen}:
+                continue
+            if new_section_only and (item.source, item.section) in {(c.source, c.section) for c in chosen}:
+                continue
+            chosen.append(item)
+    return chosen
 
 
 def _mix_types(items: list[QuizItem]) -> list[QuizItem]:
@@ -385,7 +406,8 @@ def _without_injection(reply: str) -> tuple[str, bool]:
 def _choice_from_reply(item: QuizItem, reply: str, embedder: TextEmbedder | None) -> str | None:
     """Which choice the reply picks: by letter, by its text, by true/false words, or by a close paraphrase; None if unclear."""
     text = reply.strip().lower()
-    letters = {_LETTERS[i].lower(): c for i, c in enumerate(item.choices)}
+    # True/false choices are not lettered on screen, so a lone 'b' there is no answer.
+    letters = {_LETTERS[i].lower(): c for i, c in enumerate(item.choices)} if item.type == "multiple_choice" else {}
     match = (
         re.fullmatch(r"[(\[]?([a-h])[)\].:]?", text)
         or re.match(r"^[(\[]?([a-h])[)\].:]\s+", text)
@@ -441,8 +463,11 @@ def _grade_short(item: QuizItem, reply: str, embedder: TextEmbedder | None) -> G
     reply_words = content_words(reply)
     if not reply_words:
         return Grade(item.id, 0.0, "wrong", "Your reply has no words that answer the question.")
-    if _norm(reply) == _norm(item.answer) or (len(answer_words) <= 4 and f" {_norm(item.answer)} " in f" {_norm(reply)} "):
+    if _norm(reply) == _norm(item.answer) or (len(answer_words) <= 4 and reply_words == answer_words):
         return Grade(item.id, 1.0, "correct", "Correct.")
+    if len(answer_words) <= 4 and set(answer_words) < set(reply_words):
+        # 'data drift' for 'drift' names a different, narrower term.
+        return Grade(item.id, 0.5, "partly", f"Partly right: the answer is “{item.answer}”, without the extra words.")
     covered = coverage(key_terms, reply)
     similarity = 0.0
     if embedder is not None:
