@@ -345,7 +345,7 @@ def select_items(guide: Guide, items: dict[str, QuizItem], topic: str | None, n:
         if rank is not None:
             ranked.append((rank, item.origin != "instructor", item))
     ranked.sort(key=lambda r: (r[0], r[1]))
-    return _mix_types(_varied([item for *_, item in ranked], n))
+    return _mix_types(_varied([item for *_, item in ranked], n, spread_sections=False))
 
 
 def _concept(item: QuizItem) -> str:
@@ -354,10 +354,10 @@ def _concept(item: QuizItem) -> str:
     return match.group(1) if match and item.origin == "generated" else item.id
 
 
-def _varied(items: list[QuizItem], n: int) -> list[QuizItem]:
-    """Up to n items in the given order, one per term; a section repeats only when the others are used up."""
+def _varied(items: list[QuizItem], n: int, spread_sections: bool = True) -> list[QuizItem]:
+    """Up to n items in the given order, one per term; with spread_sections, a section repeats only when the others are used up."""
     chosen: list[QuizItem] = []
-    for new_section_only in (True, False):
+    for new_section_only in (True, False) if spread_sections else (False,):
         for item in items:
             if len(chosen) == n:
                 return chosen
@@ -548,7 +548,8 @@ def _link(guide: Guide, item: QuizItem) -> str:
 
 
 def question_markdown(item: QuizItem, number: int, total: int) -> str:
-    lines = [f"**Question {number} of {total}** · {item.section.split(SECTION_SEPARATOR)[0]}", "", item.question]
+    # The cloze blank is underscores, which Markdown would read as emphasis.
+    lines = [f"**Question {number} of {total}** · {item.section.split(SECTION_SEPARATOR)[0]}", "", item.question.replace("_", "\\_")]
     if item.type == "multiple_choice":
         lines += [""] + [f"{_LETTERS[i]}. {choice}" for i, choice in enumerate(item.choices)]
         hint = "Reply with a letter or the answer"
