@@ -471,18 +471,19 @@ def _grade_short(item: QuizItem, reply: str, embedder: TextEmbedder | None) -> G
     covered = coverage(key_terms, reply)
     similarity = 0.0
     if embedder is not None:
-        vectors = embedder.encode([plain(reply), plain(item.answer)])
-        similarity = float(np.dot(vectors[0], vectors[1]))
-    meaning = min(1.0, max(0.0, (similarity - 0.35) / 0.4))
+        # The explanation is course text about the same answer: a reply close to it is close in meaning too.
+        vectors = embedder.encode([plain(reply), plain(item.answer), plain(item.explanation)])
+        similarity = max(float(np.dot(vectors[0], vectors[1])), float(np.dot(vectors[0], vectors[2])))
+    meaning = min(1.0, max(0.0, (similarity - 0.35) / 0.45))
     if len(answer_words) <= 4:
         # A term answer (a cloze blank): the words matter more than the sentence's meaning.
         score = max(covered, meaning if similarity >= 0.8 else 0.0)
     else:
-        score = 0.55 * meaning + 0.45 * covered
+        score = 0.6 * meaning + 0.4 * covered
     missing = [w for w in key_terms if coverage([w], reply) == 0][:4]
-    if score >= 0.62:
+    if score >= 0.55:
         return Grade(item.id, round(score, 3), "correct", "Correct: your answer matches the course.")
-    if score >= 0.33:
+    if score >= 0.25:
         hint = f" It leaves out: {', '.join(missing)}." if missing else ""
         return Grade(item.id, round(score, 3), "partly", f"Partly right: you are on the right track.{hint}")
     return Grade(item.id, round(score, 3), "wrong", "Not quite: your answer does not match what the course says.")
