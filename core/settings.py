@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_GUIDE_"
@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     )
     chunk_overlap_tokens: int = Field(30, ge=0, le=100, description="Tokens shared by neighbouring chunks.")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint for generated answers, e.g. http://localhost:11434/v1 (Ollama); "
+        "unset: offline extractive answers only.",
+    )
+    llm_model: str = Field("llama3.1", description="Model name the LLM endpoint serves.")
+    llm_api_key: SecretStr = Field(
+        SecretStr("not-needed"), description="API key for the LLM endpoint (local servers ignore it)."
+    )
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait for the LLM before answering offline.")
+    llm_max_tokens: int = Field(400, ge=16, le=4096, description="Longest generated answer, in tokens.")
 
     def base_url(self) -> str:
         """Where citation links point: the public URL if set, else the address the chat serves on."""
