@@ -164,7 +164,7 @@ def calibrate(questions_file: Path, db_dir: Path | None, as_json: bool) -> None:
 def quiz(db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, as_json: bool) -> None:
     """Print quiz items (instructor-written and generated from the course), or grade replies with --grade."""
     from app.answer import Guide
-    from app.quiz import QuizError, course_items, grade_reply, select_items
+    from app.quiz import QuizError, course_items, grade_reply, quiz_items_for
 
     settings = make_settings(db_dir=db_dir)
     index = IndexReader(settings.db_dir)
@@ -172,7 +172,7 @@ def quiz(db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, 
         index.refresh()
         guide = Guide(settings, _embedder(settings), index)
         items = course_items(guide)
-        chosen = [] if grade_stdin else select_items(guide, items, topic, count)
+        chosen = [] if grade_stdin else quiz_items_for(guide, topic, count)
     except (IndexUnusableError, QuizError) as err:
         raise click.ClickException(str(err)) from None
     if grade_stdin:

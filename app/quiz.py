@@ -5,6 +5,8 @@ so the state can travel with the client and any replica can serve the next turn.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 import threading
 from dataclasses import asdict, dataclass, field
@@ -32,6 +34,7 @@ _MARKUP = re.compile(r"\*\*|__|`")
 # Synonym test for distractors: choices closer than this in meaning would both be right answers.
 _SYNONYM_SIMILARITY = 0.8
 _BLANK = "_____"
+log = logging.getLogger("course_guide")
 
 
 class QuizError(ValueError):
@@ -318,6 +321,10 @@ def course_items(guide: Guide) -> dict[str, QuizItem]:
     items = {item["id"]: QuizItem.from_dict(item) for item in manifest.quiz_items}
     for item in generated:
         items.setdefault(item.id, item)
+    with _cache_lock:
+        for written in _llm_cache.values():
+            for item in written:
+                items.setdefault(item.id, item)
     return items
 
 
@@ -377,6 +384,89 @@ def _mix_types(items: list[QuizItem]) -> list[QuizItem]:
         rest.remove(pick)
         mixed.append(pick)
     return mixed
+
+
+# ---------------------------------------------------------------- items the optional LLM writes
+
+LLM_QUIZ_PROMPT = (
+    "You write quiz questions for learners of a course. Use only facts stated in the passage. "
+    'Reply with JSON only, in this shape: {"items": [{"type": "multiple_choice" | "true_false" | "short_answer", '
+    '"question": "...", "choices": ["...", "..."], "answer": "...", "explanation": "..."}]}. '
+    "Write at most 2 items. For multiple_choice give 3 or 4 choices and make the answer one of them; "
+    "for true_false the answer is true or false; for short_answer the answer is a short phrase quoted from the passage. "
+    "Never put the answer in the question."
+)
+LLM_ITEMS_PER_QUIZ = 2
+# LLM items by chunk id, written once per process; the chat replays a quiz from its history, so they must stay findable.
+_llm_cache: dict[str, list[QuizItem]] = {}
+
+
+def _llm_item(raw: object, chunk: Chunk) -> QuizItem | None:
+    """One LLM-written item, or None if it is malformed or fails the checks every generated item passes."""
+    if not isinstance(raw, dict):
+        return None
+    kind, question, explanation = raw.get("type"), raw.get("question"), raw.get("explanation") or ""
+    answer, choices = raw.get("answer"), raw.get("choices") or []
+    if kind not in ("multiple_choice", "true_false", "short_answer") or not isinstance(question, str) or not question.strip():
+        return None
+    if not isinstance(explanation, str) or not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        return None
+    if kind == "true_false":
+        if str(answer).strip().lower() not in ("true", "false"):
+            return None
+        answer, choices = TRUE_FALSE_CHOICES[0 if str(answer).strip().lower() == "true" else 1], list(TRUE_FALSE_CHOICES)
+    elif not isinstance(answer, str) or not answer.strip():
+        return None
+    elif kind == "multiple_choice":
+        letters = {_LETTERS[i]: c for i, c in enumerate(choices)}
+        answer = letters.get(answer.strip().upper(), answer)
+        distractors = [c for c in choices if c != answer]
+        if not 3 <= len(choices) <= 5 or answer not in choices or any(synonyms(answer, d) for d in distractors):
+            return None
+    else:
+        choices = []
+    digest = hashlib.sha1(f"{chunk.id}|{question}".encode()).hexdigest()[:10]
+    item = QuizItem(id=f"llm-{digest}", type=kind, question=question.strip(), answer=answer.strip(),
+                    explanation=explanation.strip() or f"See {chunk.location()}.", source=chunk.source, section=chunk.section,
+                    chunk_id=chunk.id, origin="llm", choices=choices, page=chunk.page)
+    if kind != "true_false" and leaks_answer(item.question, item.answer):
+        return None
+    return item if supported_by_chunk(item, chunk) else None
+
+
+def llm_items(guide: Guide, chunk: Chunk) -> list[QuizItem]:
+    """Items the LLM writes for one passage, each checked against it (unsupported ones are dropped); [] if it fails."""
+    from app.llm import LLMError, chat_completion
+
+    with _cache_lock:
+        if chunk.id in _llm_cache:
+            return _llm_cache[chunk.id]
+    messages = [{"role": "system", "content": LLM_QUIZ_PROMPT},
+                {"role": "user", "content": f"Passage from “{chunk.location()}”:\n\n{chunk.text}"}]
+    try:
+        reply = chat_completion(guide.settings, messages)
+        data = json.loads(reply[reply.index("{") : reply.rindex("}") + 1])
+    except (LLMError, ValueError) as err:
+        log.warning("no LLM quiz items for %s: %s", chunk.location(), err)
+        return []
+    raw_items = data.get("items") if isinstance(data, dict) else None
+    written = [item for raw in (raw_items if isinstance(raw_items, list) else []) if (item := _llm_item(raw, chunk))]
+    with _cache_lock:
+        _llm_cache[chunk.id] = written
+    return written
+
+
+def quiz_items_for(guide: Guide, topic: str | None, n: int) -> list[QuizItem]:
+    """The items of a quiz: with the LLM on and a topic, up to LLM_ITEMS_PER_QUIZ checked LLM items first, then the rest."""
+    from app.llm import llm_enabled
+
+    chosen = select_items(guide, course_items(guide), topic, n)
+    if not (llm_enabled(guide.settings) and topic and chosen):
+        return chosen
+    by_id = {c.id: c for c in guide.index.chunks()}
+    written = [item for chunk_id in dict.fromkeys(i.chunk_id for i in chosen[:2]) for item in llm_items(guide, by_id[chunk_id])]
+    written = written[:LLM_ITEMS_PER_QUIZ]
+    return (written + [i for i in chosen if i not in written])[:n]
 
 
 # ---------------------------------------------------------------- grading
@@ -567,8 +657,7 @@ def _score_line(session: QuizSession) -> str:
 
 def start_quiz(guide: Guide, topic: str | None = None, n: int = DEFAULT_QUIZ_LENGTH) -> tuple[QuizSession, str]:
     """A new session on `topic` (None: a mix) and its first question; QuizError if there is nothing to ask."""
-    items = course_items(guide)
-    chosen = select_items(guide, items, topic, n)
+    chosen = quiz_items_for(guide, topic, n)
     if not chosen:
         raise QuizError("This course has no quiz questions yet.")
     session = QuizSession(topic=topic, queue=[i.id for i in chosen[1:]], current=chosen[0].id)

@@ -348,3 +348,69 @@ def test_quiz_cli_without_index_says_what_to_do(tmp_path):
 
 def test_shipped_quiz_file_is_in_the_corpus():
     assert (REPO / "corpus" / "quizzes" / "mlops.yaml").is_file()
+
+
+# ---------------------------------------------------------------- items the optional LLM writes
+
+LLM_ITEMS = {"items": [
+    {"type": "multiple_choice", "question": "Which rollout strategy routes a small share of live traffic to the new model first?",
+     "choices": ["Canary release", "Shadow deployment", "Blue-green deployment"], "answer": "Canary release",
+     "explanation": "A canary release starts with a small share of traffic."},
+    {"type": "short_answer", "question": "Who invented canary releases?", "answer": "Coal miners in 1911", "explanation": "Made up."},
+    {"type": "short_answer", "question": "What is shadow deployment called?", "answer": "Shadow deployment", "explanation": "Leaks."},
+    {"type": "true_false", "question": "True or false: in a shadow deployment, predictions are returned to users.", "answer": "false",
+     "explanation": "Shadow predictions are logged but never returned to users."},
+]}
+
+
+@pytest.fixture
+def llm_guide(shipped_guide):
+    import app.quiz
+
+    def make(base_url: str) -> Guide:
+        app.quiz._llm_cache.clear()
+        settings = shipped_guide.settings.model_copy(update={"llm_base_url": base_url, "llm_timeout_s": 5})
+        return Guide(settings, shipped_guide.embedder, shipped_guide.index)
+
+    yield make
+    app.quiz._llm_cache.clear()
+
+
+def test_llm_written_items_are_checked_against_their_passage(llm_guide):
+    from tests.fake_llm import fake_llm_server
+
+    reply = "Here are the items:\n" + json.dumps(LLM_ITEMS)
+    with fake_llm_server([reply]) as server:
+        guide = llm_guide(server.base_url)
+        session, first = start_quiz(guide, "rollout strategies", 5)
+        items = course_items(guide)
+        llm = [i for i in items.values() if i.origin == "llm"]
+        assert sorted(i.type for i in llm) == ["multiple_choice", "true_false"], "the made-up and the leaking items are dropped"
+        assert session.current == llm[0].id or session.current == llm[1].id
+        assert "Canary release" in first or "shadow deployment" in first
+        chunk = {c.id: c for c in guide.index.chunks()}[llm[0].chunk_id]
+        assert "Rollout strategies" in chunk.section and chunk.text in server.requests[0]["messages"][-1]["content"]
+        # The chat replays the quiz from its history: the LLM items are found again without a new request.
+        history = [{"role": "user", "content": "quiz me on rollout strategies"}, {"role": "assistant", "content": first}]
+        graded = quiz_turn(guide, "I don't know", history)
+        assert "**Score: 0 / 1**" in graded and len(server.requests) == 1
+
+
+@pytest.mark.parametrize("reply", ["Sorry, I cannot do that.", '{"items": "none"}', '{"items": [{"type": "essay"}]}'],
+                         ids=["not-json", "items-not-a-list", "bad-item"])
+def test_unusable_llm_items_leave_the_offline_quiz(llm_guide, reply):
+    from tests.fake_llm import fake_llm_server
+
+    with fake_llm_server([reply]) as server:
+        guide = llm_guide(server.base_url)
+        session, first = start_quiz(guide, "rollout strategies", 5)
+    assert "Question 1 of 5" in first and not session.current.startswith("llm-")
+
+
+def test_llm_endpoint_down_leaves_the_offline_quiz(llm_guide):
+    from tests.fake_llm import Scripted, fake_llm_server
+
+    with fake_llm_server([Scripted(status=500)]) as server:
+        guide = llm_guide(server.base_url)
+        session, first = start_quiz(guide, "rollout strategies", 5)
+    assert "Question 1 of 5" in first and not session.current.startswith("llm-")
