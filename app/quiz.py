@@ -542,7 +542,7 @@ def _grade_choice(item: QuizItem, reply: str, embedder: TextEmbedder | None) -> 
         options = "true or false" if item.type == "true_false" else "one of the choices (its letter or its text)"
         return Grade(item.id, 0.0, "wrong", f"Your reply does not pick {options}.")
     if picked == item.answer:
-        return Grade(item.id, 1.0, "correct", f"Correct: “{item.answer}”.")
+        return Grade(item.id, 1.0, "correct", f"You picked “{item.answer}”.")
     return Grade(item.id, 0.0, "wrong", f"You picked “{picked}”, but the answer is “{item.answer}”.")
 
 
@@ -712,7 +712,8 @@ def answer_turn(guide: Guide, session: QuizSession, reply: str) -> tuple[str, Qu
     else:
         grade = grade_reply(item, reply, guide.embedder)
         session.results.append({"item_id": item.id, "verdict": grade.verdict, "score": grade.score})
-        mark = {"correct": "✅ **Right.**", "partly": "🟡 **Partly right.**", "wrong": "❌ **Not right.**"}[grade.verdict]
+        # Words, not emoji: a learner's machine may have no emoji font (the page would show empty boxes).
+        mark = {"correct": "**Right.**", "partly": "**Partly right.**", "wrong": "**Not right.**"}[grade.verdict]
         answer = f"{_LETTERS[item.choices.index(item.answer)]}. {item.answer}" if item.type == "multiple_choice" else item.answer
         text = "\n".join([
             f"{mark} {grade.reason}", "", f"**Answer:** {answer}", "", item.explanation, "",

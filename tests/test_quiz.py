@@ -272,14 +272,14 @@ def test_quiz_session_asks_grades_brings_back_missed_topics_and_summarises(shipp
     items = course_items(shipped_guide)
     missed = items[session.current]
     text, session = answer_turn(shipped_guide, QuizSession.from_dict(session.to_dict()), "I don't know")
-    assert "❌ **Not right.**" in text and f"**Answer:**" in text and "](/course/" in text
+    assert "**Not right.**" in text and f"**Answer:**" in text and "](/course/" in text
     assert "**Score: 0 / 1**" in text and "Question 2 of 4" in text, "the missed topic is queued again"
     brought_back = items[session.queue[min(1, len(session.queue) - 1)]]
     assert (brought_back.source, brought_back.section) == (missed.source, missed.section)
     right = items[session.current]
     reply = right.answer if right.type != "multiple_choice" else "ABCD"[right.choices.index(right.answer)]
     text, session = answer_turn(shipped_guide, session, reply)
-    assert "✅ **Right.**" in text and "**Score: 1 / 2**" in text
+    assert "**Right.**" in text and "**Score: 1 / 2**" in text
     text, session = answer_turn(shipped_guide, session, "stop")
     assert session.finished and "You scored 1 out of 2" in text
     assert "**Lessons to review**" in text and missed.source in text
@@ -334,7 +334,7 @@ def test_quiz_cli_json_items_and_grading(shipped_settings):
                             capture_output=True, text=True, timeout=300)
     assert graded.returncode == 0, graded.stderr
     lines = [json.loads(line) for line in graded.stdout.splitlines()]
-    assert lines[0] == {"item_id": "monitoring-psi-threshold", "score": 1.0, "verdict": "correct", "reason": "Correct: “True”."}
+    assert lines[0] == {"item_id": "monitoring-psi-threshold", "score": 1.0, "verdict": "correct", "reason": "You picked “True”."}
     assert lines[1]["item_id"] == "no-such-item" and "no quiz item" in lines[1]["error"]
     assert lines[2]["line"] == 3 and "error" in lines[2]
     assert lines[3]["verdict"] == "wrong"
