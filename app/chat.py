@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, answer_question, closest_topics
-from app.quiz_chat import QUIZ_EXAMPLE, quiz_turn
+from app.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn
 from core.index import IndexMissingError, IndexUnusableError
 from core.text import heading_question as _heading_question
 from core.types import Answer
@@ -100,7 +100,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
             elem_classes="guide-header",
         )
         status = gr.Markdown(index_status(guide), elem_classes="guide-status")
-        gr.ChatInterface(
+        chat = gr.ChatInterface(
             respond,
             chatbot=gr.Chatbot(
                 height=520,
@@ -115,5 +115,6 @@ def build_chat(guide: Guide) -> gr.Blocks:
             examples=(examples + [QUIZ_EXAMPLE]) if examples else None,
             api_name="ask",
         )
+        add_quiz_button(guide, chat)
         demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")
     return demo

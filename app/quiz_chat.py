@@ -5,11 +5,16 @@ The quiz state is carried by the chat itself: each turn replays the learner's re
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from app.answer import Guide
 from app.quiz import DEFAULT_QUIZ_LENGTH, QuizError, QuizSession, answer_turn, start_quiz
 
+if TYPE_CHECKING:
+    import gradio as gr
+
 QUIZ_EXAMPLE = "Quiz me on model monitoring"  # offered with the chat's example questions
+QUIZ_BUTTON_MESSAGE = "Quiz me"
 _QUIZ_REQUEST = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:quiz|test)\s+me(?:\s+(?:on|about)\s+(?P<topic>.+?))?\s*[.!?]*\s*$"
     r"|^\s*(?:start|begin|give me|take)\s+(?:a\s+)?quiz(?:\s+(?:on|about)\s+(?P<topic2>.+?))?\s*[.!?]*\s*$"
@@ -71,3 +76,20 @@ def quiz_turn(guide: Guide, message: str, history: list[dict] | None) -> str | N
     if session is None:
         return None
     return answer_turn(guide, session, message)[0]
+
+
+def add_quiz_button(guide: Guide, chat: gr.ChatInterface) -> gr.Button:
+    """A "Quiz me" button under the chat: it starts a mixed quiz in the same conversation, as if the learner typed it."""
+    import gradio as gr
+
+    button = gr.Button(QUIZ_BUTTON_MESSAGE, elem_id="quiz-button", size="sm", variant="secondary")
+
+    def start(history: list[dict] | None) -> tuple[list[dict], list[dict]]:
+        history = list(history or [])
+        reply = quiz_turn(guide, QUIZ_BUTTON_MESSAGE, history)
+        history += [{"role": "user", "content": QUIZ_BUTTON_MESSAGE}, {"role": "assistant", "content": reply}]
+        return history, history
+
+    # The chat reads its history from chatbot_state, so the button updates both it and what is shown.
+    button.click(start, [chat.chatbot_state], [chat.chatbot, chat.chatbot_state], api_visibility="undocumented")
+    return button

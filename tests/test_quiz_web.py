@@ -99,3 +99,22 @@ def test_quiz_in_the_browser(browser, shipped_server):
         page.screenshot(path=SCREENSHOTS / "quiz-summary.png")
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_quiz_button_starts_a_quiz_that_the_chat_continues(browser, shipped_server):
+    url, guide = shipped_server
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_selector("#guide-question textarea", timeout=60_000)
+        page.locator("#quiz-button").click()
+        page.locator("#guide-chat", has_text="Question 1 of").wait_for(timeout=60_000)
+        first = _current_item(guide, page.locator("#guide-chat").inner_text())
+        page.locator("#guide-question textarea").fill(_right_reply(first))
+        page.keyboard.press("Enter")
+        page.locator("#guide-chat", has_text="Score: 1 / 1").wait_for(timeout=60_000)
+        page.screenshot(path=SCREENSHOTS / "quiz-button.png")
+    finally:
+        context.close()
