@@ -68,53 +68,52 @@ def test_two_learners_quiz_at_once_without_mixing(shipped_server):
         assert "You scored 0 out of 1" in summary and f"/course/{lesson}" in summary
 
 
-@pytest.mark.browser
-def test_quiz_in_the_browser(browser, shipped_server):
-    url, guide = shipped_server
+@pytest.fixture
+def quiz_page(browser, shipped_server):
+    """A fresh browser page on the chat, ready for a question."""
+    url, _ = shipped_server
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
-    try:
-        page.goto(url)
-        page.wait_for_selector("#guide-question textarea", timeout=60_000)
-        assert page.locator("button", has_text="Quiz me on model monitoring").count() == 1, "the quiz is offered at the start"
-        page.locator("button", has_text="Quiz me on model monitoring").first.click()
-        page.locator("#guide-chat", has_text="Question 1 of").wait_for(timeout=60_000)
-        first = _current_item(guide, page.locator("#guide-chat").inner_text())
-        page.locator("#guide-question textarea").fill(_right_reply(first))
-        page.keyboard.press("Enter")
-        page.locator("#guide-chat", has_text="Score: 1 / 1").wait_for(timeout=60_000)
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.locator("#guide-chat", has_text="Right.").last.scroll_into_view_if_needed()
-        page.get_by_text("Right.").last.scroll_into_view_if_needed()
-        page.screenshot(path=SCREENSHOTS / "quiz-graded.png")
-        reread = page.locator("#guide-chat a", has_text="Model Monitoring and Drift").last
-        assert reread.get_attribute("href").startswith("/course/09-model-monitoring.md#")
-        page.locator("#guide-question textarea").fill("no idea")
-        page.keyboard.press("Enter")
-        page.locator("#guide-chat", has_text="Score: 1 / 2").wait_for(timeout=60_000)
-        page.locator("#guide-question textarea").fill("stop")
-        page.keyboard.press("Enter")
-        page.locator("#guide-chat", has_text="Quiz finished").wait_for(timeout=60_000)
-        assert page.locator("#guide-chat", has_text="Lessons to review").count() == 1
-        page.screenshot(path=SCREENSHOTS / "quiz-summary.png")
-    finally:
-        context.close()
+    page.goto(url)
+    page.wait_for_selector("#guide-question textarea", timeout=60_000)
+    yield page
+    context.close()
+
+
+def _send(page, text: str, wait_for: str) -> None:
+    page.locator("#guide-question textarea").fill(text)
+    page.keyboard.press("Enter")
+    page.locator("#guide-chat", has_text=wait_for).wait_for(timeout=60_000)
+
+
+def _answer_first_question_right(page, guide, start_button) -> None:
+    start_button.click()
+    page.locator("#guide-chat", has_text="Question 1 of").wait_for(timeout=60_000)
+    first = _current_item(guide, page.locator("#guide-chat").inner_text())
+    _send(page, _right_reply(first), "Score: 1 / 1")
 
 
 @pytest.mark.browser
-def test_quiz_button_starts_a_quiz_that_the_chat_continues(browser, shipped_server):
-    url, guide = shipped_server
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(url)
-        page.wait_for_selector("#guide-question textarea", timeout=60_000)
-        page.locator("#quiz-button").click()
-        page.locator("#guide-chat", has_text="Question 1 of").wait_for(timeout=60_000)
-        first = _current_item(guide, page.locator("#guide-chat").inner_text())
-        page.locator("#guide-question textarea").fill(_right_reply(first))
-        page.keyboard.press("Enter")
-        page.locator("#guide-chat", has_text="Score: 1 / 1").wait_for(timeout=60_000)
-        page.screenshot(path=SCREENSHOTS / "quiz-button.png")
-    finally:
-        context.close()
+def test_quiz_in_the_browser(quiz_page, shipped_server):
+    page, (_, guide) = quiz_page, shipped_server
+    example = page.locator("button", has_text="Quiz me on model monitoring")
+    assert example.count() == 1, "the quiz is offered at the start"
+    _answer_first_question_right(page, guide, example.first)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.get_by_text("Right.").last.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "quiz-graded.png")
+    reread = page.locator("#guide-chat a", has_text="Model Monitoring and Drift").last
+    assert reread.get_attribute("href").startswith("/course/09-model-monitoring.md#")
+    _send(page, "no idea", "Score: 1 / 2")
+    _send(page, "stop", "Quiz finished")
+    assert page.locator("#guide-chat", has_text="Lessons to review").count() == 1
+    page.locator("#guide-question textarea").wait_for(state="visible")
+    page.screenshot(path=SCREENSHOTS / "quiz-summary.png")
+
+
+@pytest.mark.browser
+def test_quiz_button_starts_a_quiz_that_the_chat_continues(quiz_page, shipped_server):
+    page, (_, guide) = quiz_page, shipped_server
+    _answer_first_question_right(page, guide, page.locator("#quiz-button"))
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "quiz-button.png")
