@@ -8,7 +8,9 @@ import gradio as gr
 
 from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, closest_topics, stream_answer
 from app.llm import llm_enabled
+from app.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn
 from core.index import IndexMissingError, IndexUnusableError
+from core.text import heading_question as _heading_question
 from core.types import Answer
 
 CHAT_CSS = """
@@ -66,14 +68,6 @@ def plain_history(history: list[dict]) -> list[dict[str, str]]:
     return messages
 
 
-def _heading_question(heading: str) -> str | None:
-    """'What is MLOps?' stays; 'What experiment tracking is' becomes 'What is experiment tracking?'; others give None."""
-    if heading.endswith("?"):
-        return heading
-    match = re.match(r"^what (.+) (is|are)$", heading, flags=re.I)
-    return f"What {match.group(2)} {match.group(1)}?" if match else None
-
-
 def example_questions(guide: Guide, limit: int = 4) -> list[str]:
     """Questions the course's own headings ask, one per lesson, to help a learner start."""
     try:
@@ -106,6 +100,10 @@ def build_chat(guide: Guide) -> gr.Blocks:
     def respond(message: str, history: list[dict]) -> Iterator[str]:
         shown = ""
         try:
+            quiz_reply = quiz_turn(guide, message, history)  # "quiz me on ..." and replies during a quiz
+            if quiz_reply is not None:
+                yield quiz_reply
+                return
             for event in stream_answer(guide, message, plain_history(history)):
                 if isinstance(event, Answer):
                     notice = f"*{event.notice}*\n\n" if event.notice else ""
@@ -128,7 +126,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
             elem_classes="guide-header",
         )
         status = gr.Markdown(index_status(guide), elem_classes="guide-status")
-        gr.ChatInterface(
+        chat = gr.ChatInterface(
             respond,
             chatbot=gr.Chatbot(
                 height=520,
@@ -140,8 +138,9 @@ def build_chat(guide: Guide) -> gr.Blocks:
             textbox=gr.Textbox(
                 placeholder="Ask about the course…", max_lines=6, elem_id="guide-question", submit_btn="Ask", show_label=False
             ),
-            examples=examples or None,
+            examples=(examples + [QUIZ_EXAMPLE]) if examples else None,
             api_name="ask",
         )
+        add_quiz_button(guide, chat)
         demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")
     return demo

@@ -74,6 +74,7 @@ class Manifest:
     chunk_count: int
     corpus_dir: str
     failed: dict[str, FailedFile] = field(default_factory=dict)
+    quiz_items: list[dict[str, Any]] = field(default_factory=list)  # valid instructor items, as QuizItem.to_dict()
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def to_json(self) -> str:

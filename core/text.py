@@ -112,3 +112,11 @@ def split_sentences(passage: str) -> list[Sentence]:
         offset += len(line)
     flush_paragraph()
     return [s for s in sentences if s.text]
+
+
+def heading_question(heading: str) -> str | None:
+    """'What is MLOps?' stays; 'What experiment tracking is' becomes 'What is experiment tracking?'; others give None."""
+    if heading.endswith("?"):
+        return heading
+    match = re.match(r"^what (.+) (is|are)$", heading, flags=re.I)
+    return f"What {match.group(2)} {match.group(1)}?" if match else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.markup import Section, html_title, html_to_markdown, markdown_sections, plaintext_sections
+from ingest.quizzes import is_quiz_file
 
 # pypdf logs faults it recovers from ("EOF marker not found") as warnings; ingest reports each file's fate itself.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -33,8 +34,8 @@ def list_course_files(corpus_dir: Path) -> tuple[list[Path], dict[Path, str]]:
     skipped: dict[Path, str] = {}
     for path in sorted(Path(corpus_dir).rglob("*")):
         relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file() or is_quiz_file(relative):
+            continue  # quiz files are read by ingest.quizzes, not as lessons
         if not path.resolve().is_relative_to(root):
             # The lesson view never serves files outside the course folder, so their citations could not open.
             skipped[path] = "a link to a file outside the course folder; copy the file in instead"

@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
+from ingest.quizzes import QuizProblem, load_instructor_items
 
 
 class IngestError(RuntimeError):
@@ -51,6 +52,8 @@ class IngestReport:
     seconds: float = 0.0
     generation: str | None = None
     published: bool = False
+    quiz_items: int = 0
+    quiz_problems: list[QuizProblem] = field(default_factory=list)
 
     def summary_line(self) -> str:
         extra = []
@@ -62,7 +65,7 @@ class IngestReport:
         return (
             f"{files}; chunks: {self.added} added, {self.updated} updated, {self.removed} removed, "
             f"{self.unchanged} unchanged ({self.chunks} in index); {self.seconds:.1f} s"
-        )
+        ) + (f"; quiz items: {self.quiz_items} loaded, {len(self.quiz_problems)} rejected" if self.quiz_items or self.quiz_problems else "")
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +81,8 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "generation": self.generation,
             "published": self.published,
+            "quiz_items": self.quiz_items,
+            "quiz_problems": [{"source": p.source, "item": p.item, "reason": p.reason} for p in self.quiz_problems],
         }
 
 
@@ -206,9 +211,10 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         report.unchanged = report.chunks = old.chunk_count
         report.generation = old.generation
         corpus_path = str(corpus.resolve())
-        if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed):
-            # Same chunks, but the course folder moved or a bad file went away: the manifest must say so.
-            store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed))
+        quiz = _quiz_items(corpus, [chunk for chunk, _ in _stored(old, store).values()], report, log)
+        if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed) or quiz != old.quiz_items:
+            # Same chunks, but the course folder moved, a bad file went away or a quiz file changed: the manifest must say so.
+            store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed, quiz_items=quiz))
         return report
 
     embedder = get_embedder()
@@ -228,12 +234,22 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
 
     name = new_generation_name()
     _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
-    store.publish_manifest(Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed))
+    quiz = _quiz_items(corpus, final, report, log)
+    store.publish_manifest(Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz))
     store.prune(keep={name} | ({old.generation} if old else set()))
     report.chunks = len(final)
     report.generation = name
     report.published = True
     return report
+
+
+def _quiz_items(corpus: Path, chunks: list[Chunk], report: IngestReport, log) -> list[dict]:
+    """The course's valid instructor quiz items, for the manifest; each rejected item is reported."""
+    items, report.quiz_problems = load_instructor_items(corpus, chunks)
+    report.quiz_items = len(items)
+    for problem in report.quiz_problems:
+        log(f"quiz error: {problem.message()}")
+    return [item.to_dict() for item in items]
 
 
 def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> tuple[dict[str, list[Chunk]], dict[str, FailedFile]]:
