@@ -50,8 +50,8 @@ def stem(word: str) -> str:
 
 def content_words(text: str) -> list[str]:
     """Lower-cased, stemmed words without stop words, in order."""
-    stemmed = (stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
-    return [w for w in stemmed if w not in STOPWORDS]  # "what's" is "what" once stemmed
+    # "what's" and "it's" are stop words too, once the 's is off.
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w.removesuffix("'s") not in STOPWORDS]
 
 
 def _split_line(text: str, offset: int) -> list[tuple[int, int]]:
