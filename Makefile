@@ -25,6 +25,7 @@ test: $(STAMP) $(CHROMIUM)
 
 bench: $(STAMP)
 	$(PY) -m eval.bench
+	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_quiz
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download does not work here.

@@ -33,7 +33,7 @@ class RetrievalConfig:
 
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     fusion: Fusion = "weighted"
-    dense_weight: float = 0.7  # weighted fusion: share of the (cosine) dense score; the rest is normalised BM25
+    dense_weight: float = 0.8  # weighted fusion: share of the (cosine) dense score; the rest is normalised BM25
     candidates: int = 30  # from each half, before fusion
     mmr_lambda: float = 0.75  # 1.0 = pure relevance, lower = more diversity
     # Added to the fused score of the hinted lesson's passages: enough to bring its best passage into the top k
