@@ -189,6 +189,7 @@ def stream_answer(
             yield (" " if start else "") + " ".join(words[start : start + _STREAM_WORDS])
     answer.question = q.asked
     answer.standalone_question = q.standalone
+    answer.scope = q.evidence.to_dict()
     done = time.perf_counter()
     answer.timings_ms = {
         "retrieve": (q.retrieved_at - q.started) * 1000,

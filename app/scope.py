@@ -65,5 +65,18 @@ def is_covered(evidence: ScopeEvidence, threshold: float, lexical_floor: float) 
     return evidence.best_similarity >= threshold or evidence.covered_similarity >= lexical_floor
 
 
+def explain(evidence: dict, threshold: float, lexical_floor: float) -> str:
+    """Why the rule answered or refused, in words, from an answer's `scope` (ScopeEvidence.to_dict())."""
+    best, covered, names = evidence["best_similarity"], evidence["covered_similarity"], evidence["unknown_names"]
+    if names and best < CLEAR_MATCH:
+        return f"it names {', '.join(names)}, which the course never mentions (closest passage {best:.3f}, below a clear match {CLEAR_MATCH})"
+    if best >= threshold:
+        return f"its closest passage scored {best:.3f}, at or above the refusal threshold {threshold}"
+    if covered >= lexical_floor:
+        return f"a passage holding all its key words scored {covered:.3f}, at or above the lexical floor {lexical_floor}"
+    words = f"the best passage holding all its key words scored {covered:.3f}" if covered >= 0 else "no passage holds all its key words"
+    return f"its closest passage scored {best:.3f}, below the refusal threshold {threshold}, and {words} (floor {lexical_floor})"
+
+
 def covered_by_settings(evidence: ScopeEvidence, settings: Settings) -> bool:
     return is_covered(evidence, settings.refusal_threshold, settings.refusal_lexical_floor)

@@ -148,6 +148,8 @@ class Answer:
     notice: str | None = None
     # Generated sentences that their cited passage does not support (always empty for extractive answers).
     unsupported_sentences: list[str] = field(default_factory=list)
+    # What the refusal rule saw (app.scope.ScopeEvidence.to_dict()), so a refusal can be explained.
+    scope: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,6 +161,7 @@ class Answer:
             "notice": self.notice,
             "citations": [asdict(c) for c in self.citations],
             "unsupported_sentences": list(self.unsupported_sentences),
+            "scope": self.scope,
             "retrieved": [r.to_dict() for r in self.retrieved],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.answer import Guide, answer_question
+from app.scope import explain
 from core.text import split_sentences
 from core.types import SECTION_SEPARATOR, Answer
 from eval import metrics as m
@@ -218,7 +219,7 @@ def _citation_validity(answer: dict[str, Any]) -> float | None:
     return sum(n in valid for n in numbers) / len(numbers)
 
 
-def score_case(case: EvalCase, answer: Answer, lesson: str, latency_ms: float, embedder, refusal_threshold: float) -> CaseResult:
+def score_case(case: EvalCase, answer: Answer, lesson: str, latency_ms: float, embedder, refusal_threshold: tuple[float, float]) -> CaseResult:
     """Score one answered case (semantic similarity is filled in later, in one batch for the whole run)."""
     data = answer.to_dict()
     result = CaseResult(case=case, lesson=lesson, status="passed", latency_ms=latency_ms, answer=data)
@@ -249,17 +250,18 @@ def _quote(text: str, limit: int = 90) -> str:
     return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
 
 
-def _checks(case: EvalCase, result: CaseResult, refusal_threshold: float) -> list[Check]:
+def _checks(case: EvalCase, result: CaseResult, refusal_threshold: tuple[float, float]) -> list[Check]:
+    """Each check of one case; `refusal_threshold` is (threshold, lexical floor), to say why a question was refused."""
     data, metrics = result.answer, result.metrics
-    best = data["retrieved"][0]["score"] if data["retrieved"] else None
-    best_text = "no passage was found" if best is None else f"its best passage scored {best:.3f}"
+    if data.get("scope"):
+        why = explain(data["scope"], *refusal_threshold)
+    else:
+        why = "no passage was found" if not data["retrieved"] else f"its best passage scored {data['retrieved'][0]['score']:.3f}"
     if not case.in_scope:
         return [Check("refused", "Refused (the course does not cover it)", data["refused"],
-                      "" if data["refused"] else f"Answered although the course does not cover it: {best_text}, "
-                      f"not below the refusal threshold {refusal_threshold}.")]
+                      "" if data["refused"] else f"Answered although the course does not cover it: {why}.")]
     checks = [Check("answered", "Answered", not data["refused"],
-                    f"Refused although the course covers it: {best_text}, below the refusal threshold {refusal_threshold}."
-                    if data["refused"] else "")]
+                    f"Refused although the course covers it: {why}." if data["refused"] else "")]
     gold_labels = "; ".join(g.label() for g in case.sources)
     checks.append(Check("retrieval", "Right passages retrieved", metrics["hit_at_5"] == 1.0,
                         "" if metrics["hit_at_5"] == 1.0 else f"None of the top 5 passages comes from the gold sources ({gold_labels})."))
@@ -334,7 +336,8 @@ def run_cases(
             results.append(error_result(case, lesson, reason, (time.perf_counter() - started) * 1000))
         else:
             latency = (time.perf_counter() - started) * 1000
-            results.append(score_case(case, answer, lesson, latency, guide.embedder, guide.settings.refusal_threshold))
+            results.append(score_case(case, answer, lesson, latency, guide.embedder,
+                                          (guide.settings.refusal_threshold, guide.settings.refusal_lexical_floor)))
         if progress:
             progress(1)
     _add_semantic_similarity(results, guide.embedder)

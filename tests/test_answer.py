@@ -152,8 +152,9 @@ def test_answer_json_contract(shipped_guide):
     data = json.loads(json.dumps(answer_question(shipped_guide, "What is experiment tracking?").to_dict()))
     assert set(data) == {
         "question", "standalone_question", "answer", "refused", "answerer", "notice",
-        "citations", "unsupported_sentences", "retrieved", "timings_ms",
+        "citations", "unsupported_sentences", "scope", "retrieved", "timings_ms",
     }
+    assert set(data["scope"]) == {"best_similarity", "covered_similarity", "unknown_names"}
     assert data["answerer"] == "extractive" and data["notice"] is None and data["unsupported_sentences"] == []
     assert data["question"] == "What is experiment tracking?" and data["refused"] is False
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}

@@ -137,7 +137,7 @@ def test_faithfulness_and_citation_checks_of_a_hand_made_answer(embedder):
     case = EvalCase(id="t", question="What is a refractor?", reference_answer="A telescope with a lens.",
                     must_include=[["lens"], ["sealed"]], sources=[GoldSource("01-telescopes.md", "Telescopes > Refractors")],
                     type="factual", topic="telescopes")
-    result = score_case(case, answer, "Telescopes", 12.0, embedder, 0.36)
+    result = score_case(case, answer, "Telescopes", 12.0, embedder, (0.36, 0.1))
     assert [s["supported"] for s in result.sentences] == [True, False, True, False]
     assert result.metrics["faithfulness"] == 0.5
     assert result.metrics["citation_validity"] == 0.75  # [4] resolves to nothing
@@ -159,7 +159,7 @@ def test_generated_sentences_are_judged_by_overlap_and_similarity(embedder):
                     retrieved=retrieved, answerer="llm")
     case = EvalCase(id="g", question="q", reference_answer="r", must_include=[], type="factual", topic="t",
                     sources=[GoldSource("01-telescopes.md")])
-    result = score_case(case, answer, "Telescopes", 5.0, embedder, 0.36)
+    result = score_case(case, answer, "Telescopes", 5.0, embedder, (0.36, 0.1))
     assert [s["supported"] for s in result.sentences] == [True, False]
     assert result.sentences[0]["similarity"] > 0.6 and result.sentences[1]["overlap"] == 0.0
 
