@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,35 +21,16 @@ DEV_SET = ROOT / "eval" / "datasets" / "dev.jsonl"
 BENCH_RATE_LIMIT = 1_000_000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _serving(settings, embedder) -> Iterator[str]:
-    """The real app (create_app over Guide.open) under uvicorn on a free loopback port, in a thread."""
-    import uvicorn
-
+    """The real app (create_app over Guide.open) on a free loopback port, in a thread, with the rate limit lifted."""
     from app.answer import Guide
-    from app.web import create_app
+    from app.web import create_app, free_loopback_port, serving_in_thread
 
-    port = _free_port()
+    port = free_loopback_port()
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": port, "rate_limit_per_minute": BENCH_RATE_LIMIT})
-    server = uvicorn.Server(uvicorn.Config(create_app(Guide.open(settings, embedder)), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the bench server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_in_thread(create_app(Guide.open(settings, embedder)), port) as url:
+        yield url
 
 
 def _requests(dataset_path: Path) -> list[dict]:
