@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) -m eval.bench
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_quiz
+	$(PY) -m eval.bench_api
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download does not work here.
 $(CHROMIUM):

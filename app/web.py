@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import html
 import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -127,3 +132,30 @@ def create_app(guide: Guide) -> FastAPI:
 
     mount_api(api, guide)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
     return gr.mount_gradio_app(api, build_chat(guide), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving_in_thread(app: FastAPI, port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """`app` under uvicorn on host:port in a daemon thread, for tests and benchmarks; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the server on {host}:{port} did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

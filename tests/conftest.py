@@ -6,9 +6,6 @@ from core.settings import use_offline_environment
 use_offline_environment()
 
 import shutil
-import socket
-import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -66,9 +63,9 @@ def build_pdf(path: Path, pages: list[tuple[str, str]]) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    from app.web import free_loopback_port
+
+    return free_loopback_port()
 
 
 @pytest.fixture(scope="session")
@@ -116,26 +113,13 @@ def shipped_guide(shipped_settings: Settings, embedder) -> Guide:
 @contextmanager
 def serving(settings: Settings, embedder) -> Iterator[tuple[str, Guide]]:
     """The real app (Gradio chat and lesson view) on a free loopback port, in a thread."""
-    import uvicorn
-
-    from app.web import create_app
+    from app.web import create_app, serving_in_thread
 
     port = free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
     guide = Guide.open(settings, embedder)
-    server = uvicorn.Server(uvicorn.Config(create_app(guide), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", guide
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_in_thread(create_app(guide), port) as url:
+        yield url, guide
 
 
 @pytest.fixture(scope="session")
