@@ -41,6 +41,16 @@ def answer_markdown(answer: Answer) -> str:
     return f"{body}\n\n**Sources**\n\n{sources}"
 
 
+def answer_preamble(answer: Answer) -> str:
+    """Lines shown above an answer: how a follow-up was understood, and any notice (e.g. the LLM was unavailable)."""
+    lines = []
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines.append(f"*Answering: {answer.standalone_question}*")
+    if answer.notice:
+        lines.append(f"*{answer.notice}*")
+    return "".join(f"{line}\n\n" for line in lines)
+
+
 def stream_words(text: str) -> Iterator[str]:
     """Growing prefixes of `text`, a few words at a time, cut at spaces (a link still streaming shows as text briefly)."""
     words = text.split(" ")
@@ -106,8 +116,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
                 return
             for event in stream_answer(guide, message, plain_history(history)):
                 if isinstance(event, Answer):
-                    notice = f"*{event.notice}*\n\n" if event.notice else ""
-                    final = notice + answer_markdown(event)
+                    final = answer_preamble(event) + answer_markdown(event)
                     # An offline answer is ready at once: stream it with its links, so the text never jumps.
                     yield from (stream_words(final) if event.answerer == "extractive" and not shown else [final])
                 elif llm_enabled(guide.settings):

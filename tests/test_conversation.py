@@ -117,3 +117,11 @@ def test_cli_batch_takes_plain_lines_and_json_objects(shipped_settings):
     assert records[2]["line"] == 3 and "not valid JSON" in records[2]["error"]
     assert records[3]["line"] == 4 and '"question" string' in records[3]["error"]
     assert records[4]["line"] == 5 and "no lesson called" in records[4]["error"]
+
+
+def test_chat_shows_how_a_follow_up_was_understood(shipped_guide):
+    from app.chat import answer_preamble
+
+    follow_up = answer_question(shipped_guide, "How is it detected?", history=turns("What is data drift?"))
+    assert answer_preamble(follow_up) == "*Answering: How is data drift detected?*\n\n"
+    assert answer_preamble(answer_question(shipped_guide, "What is data drift?")) == ""
