@@ -6,6 +6,7 @@ from core.settings import use_offline_environment
 use_offline_environment()
 
 import shutil
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -60,6 +61,18 @@ def build_pdf(path: Path, pages: list[tuple[str, str]]) -> Path:
         pdf.showPage()
     pdf.save()
     return path
+
+
+@contextmanager
+def running_http_server(httpd) -> Iterator[None]:
+    """Serve a standard-library HTTP server (a fake LLM, a static course site) in a thread until the block ends."""
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def free_port() -> int:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.conftest import running_http_server
 
 
 @dataclass
@@ -110,10 +111,5 @@ def fake_llm_server(replies: list[Scripted | str]) -> Iterator[FakeLLMServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
     httpd.daemon_threads = True
     script.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_http_server(httpd):
         yield script
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import FIXTURE_COURSE, SCREENSHOTS, free_port, serving
+from tests.conftest import FIXTURE_COURSE, SCREENSHOTS, free_port, running_http_server, serving
 
 pytestmark = pytest.mark.browser
 
@@ -52,13 +51,8 @@ def static_site(folder: Path, host: str, port: int | None = None) -> Iterator[in
     """A plain static web server for the course pages: a course site knows nothing of the guide but its script URL."""
     port = port or free_port()
     server = http.server.ThreadingHTTPServer((host, port), functools.partial(_QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_http_server(server):
         yield port
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def write_pages(folder: Path, guide: str, lesson: str) -> None:
