@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.answer import Guide, QuestionError, answer_question, stream_answer
+from app.quiz import DEFAULT_QUIZ_LENGTH, QuizError, QuizSession, answer_turn, start_quiz
 from app.security import FrameAncestorsMiddleware, OriginGateMiddleware, OriginPolicy, RateLimitMiddleware
 from core.index import IndexUnusableError
 from core.types import Answer, Chunk
@@ -46,6 +47,42 @@ class AskBase(BaseModel):
     lesson: str | None = Field(
         None, max_length=MAX_LESSON_CHARS, description="The lesson the learner is on: its file name, stem, or stem without the number."
     )
+
+
+class QuizStartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"topic": "model monitoring", "n": 5}]})
+    topic: str | None = Field(None, max_length=200, description="What to be quizzed on, e.g. 'model monitoring'; none: a mix.")
+    n: int = Field(DEFAULT_QUIZ_LENGTH, ge=1, le=50, description="How many questions.")
+
+
+class QuizResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item_id: str = Field(max_length=200)
+    verdict: Literal["correct", "partly", "wrong"]
+    score: float = Field(ge=0, le=1)
+
+
+class QuizState(BaseModel):
+    """The quiz session exactly as /api/quiz returned it: the client carries it, so any replica can go on with it."""
+
+    model_config = ConfigDict(extra="forbid")
+    topic: str | None = Field(None, max_length=200)
+    queue: list[str] = Field(max_length=200)
+    current: str | None = Field(None, max_length=200)
+    results: list[QuizResult] = Field(default_factory=list, max_length=200)
+    brought_back: list[str] = Field(default_factory=list, max_length=200)
+    finished: bool = False
+
+
+class QuizReplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session: QuizState
+    reply: str = Field(max_length=MAX_MESSAGE_CHARS, description="The learner's answer to the current question, or 'stop'.")
+
+
+def _quiz_reply(message: str, session: QuizSession) -> dict:
+    return {"message": message, "session": session.to_dict(), "finished": session.finished, "score": session.score,
+            "answered": len(session.results)}
 
 
 def ask_request_model(max_question_chars: int) -> type[AskBase]:
@@ -155,6 +192,21 @@ def create_api(guide: Guide) -> FastAPI:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # no proxy buffering of the stream
         )
+
+    @api.exception_handler(QuizError)
+    def no_quiz(_request: Request, err: QuizError) -> JSONResponse:
+        return _error(422, str(err))
+
+    @api.post("/quiz", summary="Start a quiz", response_description="The first question (Markdown) and the session to send back.")
+    def quiz_start(body: QuizStartRequest) -> dict:
+        session, message = start_quiz(guide, body.topic, body.n)
+        return _quiz_reply(message, session)
+
+    @api.post("/quiz/reply", summary="Grade a reply and ask the next question",
+              response_description="Feedback with the passage to reread, the next question or the summary, and the new session.")
+    def quiz_reply(body: QuizReplyRequest) -> dict:
+        message, session = answer_turn(guide, QuizSession.from_dict(body.session.model_dump()), body.reply)
+        return _quiz_reply(message, session)
 
     @api.get("/health", summary="Whether the index is loaded, and its size")
     def health() -> JSONResponse:

@@ -134,7 +134,7 @@ def test_health_without_an_index_is_503_with_the_fix(tmp_path, embedder):
 def test_openapi_describes_every_endpoint(api_server):
     client, _ = api_server
     spec = client.get("/api/openapi.json").json()
-    assert {"/ask", "/ask/stream", "/health", "/sources", "/sources/{source}"} <= set(spec["paths"])
+    assert set(spec["paths"]) == {"/ask", "/ask/stream", "/quiz", "/quiz/reply", "/health", "/sources", "/sources/{source}"}
     assert spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] == 1000
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
@@ -256,3 +256,40 @@ def test_rate_limit_gives_429_with_retry_after_and_spares_others(shipped_setting
         assert client.get("/api/health").status_code == 200
         reply = Client(url, verbose=False).predict("What is a model registry?", api_name="/ask")
         assert re.search(r"\[\[1\]\]\(/course/", reply)
+
+
+def test_quiz_over_the_api_carries_its_session_on_the_client(api_server):
+    from app.quiz import course_items
+
+    client, guide = api_server
+    started = client.post("/api/quiz", json={"topic": "model monitoring", "n": 2})
+    assert started.status_code == 200, started.text
+    body = started.json()
+    assert "Question 1 of 2" in body["message"] and body["finished"] is False
+    current = course_items(guide)[body["session"]["current"]]
+    graded = client.post("/api/quiz/reply", json={"session": body["session"], "reply": current.answer}).json()
+    assert graded["message"].startswith("**Right.**") and "Reread: [" in graded["message"]
+    assert graded["answered"] == 1 and graded["score"] == 1
+    wrong = client.post("/api/quiz/reply", json={"session": graded["session"], "reply": "I don't know"}).json()
+    assert "**Not right.**" in wrong["message"] and wrong["answered"] == 2
+    stopped = client.post("/api/quiz/reply", json={"session": wrong["session"], "reply": "stop"}).json()
+    assert stopped["finished"] is True
+
+
+@pytest.mark.parametrize(
+    "path, body, status, message",
+    [
+        ("/api/quiz", {"topic": "underwater basket weaving"}, 422, ""),
+        ("/api/quiz", {"n": 0}, 422, "n:"),
+        ("/api/quiz", {"n": "five"}, 422, "n:"),
+        ("/api/quiz/reply", {"reply": "A"}, 422, "session: Field required"),
+        ("/api/quiz/reply", {"session": {"queue": [], "results": [{"item_id": "x", "verdict": "correct", "score": 7}]}, "reply": "A"}, 422, "score"),
+        ("/api/quiz/reply", {"session": {"queue": []}, "reply": "A", "extra": 1}, 422, "extra"),
+    ],
+    ids=["topic-not-in-course", "zero-questions", "n-not-a-number", "no-session", "forged-score", "unknown-field"],
+)
+def test_bad_quiz_requests_get_a_json_4xx(api_server, path, body, status, message):
+    client, _ = api_server
+    response = client.post(path, json=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
