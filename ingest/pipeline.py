@@ -11,6 +11,7 @@ from core.index import (
     CHUNKER_VERSION,
     FailedFile,
     FileEntry,
+    IndexReader,
     IndexUnusableError,
     Manifest,
     Store,
@@ -211,7 +212,8 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         report.unchanged = report.chunks = old.chunk_count
         report.generation = old.generation
         corpus_path = str(corpus.resolve())
-        quiz = _quiz_items(corpus, [chunk for chunk, _ in _stored(old, store).values()], report, log)
+        # Quiz items are re-resolved against the stored chunks; their text is enough, not their vectors.
+        quiz = _quiz_items(corpus, IndexReader(store).chunks(), report, log)
         if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed) or quiz != old.quiz_items:
             # Same chunks, but the course folder moved, a bad file went away or a quiz file changed: the manifest must say so.
             store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed, quiz_items=quiz))
