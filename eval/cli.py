@@ -23,7 +23,7 @@ def _open_guide(settings):
 
 
 def _summary_table(results: dict) -> str:
-    from eval.report import METRIC_INFO, format_delta, format_value
+    from eval.report import format_delta, format_value
 
     baseline = (results.get("baseline") or {}).get("metrics", {})
     lines = [f"{'metric':<24} {'value':>9}  {'95% CI':<19} {'n':>4}" + ("  vs baseline" if baseline else "")]

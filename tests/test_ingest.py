@@ -12,7 +12,6 @@ from app.cli import main
 from core.index import IndexReader, read_manifest
 from core.types import Chunk
 from ingest.pipeline import IngestError
-from tests.conftest import GALAXY_PAGES
 
 
 def stored_chunks(settings) -> list[Chunk]:

@@ -272,7 +272,7 @@ def test_quiz_session_asks_grades_brings_back_missed_topics_and_summarises(shipp
     items = course_items(shipped_guide)
     missed = items[session.current]
     text, session = answer_turn(shipped_guide, QuizSession.from_dict(session.to_dict()), "I don't know")
-    assert "**Not right.**" in text and f"**Answer:**" in text and "](/course/" in text
+    assert "**Not right.**" in text and "**Answer:**" in text and "](/course/" in text
     assert "**Score: 0 / 1**" in text and "Question 2 of 4" in text, "the missed topic is queued again"
     brought_back = items[session.queue[min(1, len(session.queue) - 1)]]
     assert (brought_back.source, brought_back.section) == (missed.source, missed.section)

@@ -5,7 +5,6 @@ import os
 import re
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
