@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from core.index import IndexBusyError, IndexMissingError, IndexUnusableError, Manifest
+from core.store import IndexBusyError, IndexMissingError, IndexUnusableError, Manifest
 
 # Every name starts with "course-": generation "gen-…" lives in collection "course-gen-…".
 COLLECTION_PREFIX = "course-"

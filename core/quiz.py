@@ -8,6 +8,8 @@ ITEM_TYPES = ("multiple_choice", "true_false", "short_answer")
 ORIGINS = ("instructor", "generated", "llm")
 VERDICTS = ("correct", "partly", "wrong")
 TRUE_FALSE_CHOICES = ["True", "False"]
+# Multiple-choice letters, as shown to learners and accepted in replies.
+CHOICE_LETTERS = "ABCDEFGH"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class QuizItem:
         return cls(**{**data, "choices": list(data.get("choices") or [])})
 
     def choice_letter(self, choice: str) -> str:
-        return "ABCDEFGH"[self.choices.index(choice)]
+        return CHOICE_LETTERS[self.choices.index(choice)]
 
 
 @dataclass(frozen=True)

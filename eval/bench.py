@@ -30,7 +30,8 @@ def percentile(values: list[float], pct: int) -> float:
 def bench(repeats: int) -> dict:
     import torch
 
-    from app.answer import Guide, answer_question
+    from app.engine.answer import answer_question
+    from app.engine.guide import open_guide
     from core.index import IndexReader
     from core.model import load_embedder
     from core.settings import Settings
@@ -69,7 +70,7 @@ def bench(repeats: int) -> dict:
             if report.embedded != 0 or report.published:
                 problems.append(f"no-change re-ingest embedded {report.embedded} chunks, published={report.published}")
 
-        guide = Guide.open(settings, embedder)
+        guide = open_guide(settings, embedder)
         for question in WARMUP_QUESTIONS:
             answer_question(guide, question)
         questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]

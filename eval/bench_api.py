@@ -24,12 +24,12 @@ BENCH_RATE_LIMIT = 1_000_000
 @contextlib.contextmanager
 def _serving(settings, embedder) -> Iterator[str]:
     """The real app (create_app over Guide.open) on a free loopback port, in a thread, with the rate limit lifted."""
-    from app.answer import Guide
-    from app.web import create_app, free_loopback_port, serving_in_thread
+    from app.engine.guide import open_guide
+    from app.web.server import create_app, free_loopback_port, serving_in_thread
 
     port = free_loopback_port()
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": port, "rate_limit_per_minute": BENCH_RATE_LIMIT})
-    with serving_in_thread(create_app(Guide.open(settings, embedder)), port) as url:
+    with serving_in_thread(create_app(open_guide(settings, embedder, require_index=False)), port) as url:
         yield url
 
 

@@ -26,7 +26,8 @@ def read_labelled_replies(path: Path = DATASET) -> list[dict]:
 
 def agreement(guide, rows: list[dict]) -> dict:
     """Per row, the grader's verdict against the label; totals overall, per label and per kind of reply."""
-    from app.quiz import course_items, grade_reply
+    from app.quiz.bank import course_items
+    from app.quiz.grading import grade_reply
 
     items = course_items(guide)
     missing = sorted({r["item_id"] for r in rows} - set(items))
@@ -54,7 +55,7 @@ def _table(title: str, results: list[dict], key: str) -> list[str]:
 
 def main(db_dir: Path | None = None) -> None:
     use_offline_environment()
-    from app.answer import Guide
+    from app.engine.guide import open_guide
     from core.model import load_embedder
     from ingest.pipeline import ingest_corpus
 
@@ -63,7 +64,7 @@ def main(db_dir: Path | None = None) -> None:
         settings = Settings(corpus_dir=REPO / "corpus", db_dir=db_dir or Path(tmp) / "index")
         if db_dir is None:
             ingest_corpus(settings, lambda: embedder)
-        guide = Guide.open(settings, embedder)
+        guide = open_guide(settings, embedder)
         rows = read_labelled_replies()
         started = time.perf_counter()
         results = agreement(guide, rows)["results"]

@@ -32,8 +32,8 @@ def _ranked_metrics(cases, rankings) -> dict[str, float]:
 
 
 def _our_rankings(guide, cases, config) -> list[list[frozenset[int]]]:
-    from app.conversation import condense
-    from app.retrieval import hybrid_search
+    from app.engine.conversation import condense
+    from app.engine.retrieval import hybrid_search
 
     rankings = []
     for case in cases:
@@ -55,8 +55,8 @@ def _baseline_rankings(guide, cases, corpus: Path, workdir: Path) -> list[list[f
     from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from core.text import split_sentences
     from core.markup import html_to_markdown
+    from core.text import split_sentences
     from ingest.loaders import FORMATS, decode_text, list_course_files, load_document
 
     class SameModel(Embeddings):
@@ -96,7 +96,7 @@ def _baseline_rankings(guide, cases, corpus: Path, workdir: Path) -> list[list[f
             ]
     rankings = []
     for ci, case in enumerate(cases):
-        from app.conversation import condense
+        from app.engine.conversation import condense
 
         found = store.similarity_search(condense(case.question, case.history or []), k=BASELINE_K)
         rankings.append([
@@ -115,8 +115,9 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=DEV_SET)
     args = parser.parse_args()
 
-    from app.answer import Guide, answer_question, prepare_question
-    from app.retrieval import RetrievalConfig
+    from app.engine.answer import answer_question, prepare_question
+    from app.engine.guide import open_guide
+    from app.engine.retrieval import RetrievalConfig
     from core.model import load_embedder
     from core.settings import Settings
     from eval.bench import percentile
@@ -130,7 +131,7 @@ def main() -> None:
         settings = Settings(corpus_dir=ROOT / "corpus", db_dir=tmp / "index")
         embedder = load_embedder()
         ingest_corpus(settings, lambda: embedder, log=lambda _m: None, progress=False)
-        guide = Guide.open(settings, embedder)
+        guide = open_guide(settings, embedder)
         default = RetrievalConfig()
         variants = {
             "BM25 alone": replace(default, mode="bm25", neighbours=False),

@@ -5,8 +5,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.answer import Guide, QuestionError, prepare_question
-from app.scope import CLEAR_MATCH, ScopeEvidence, is_covered
+from app.engine.answer import prepare_question
+from app.engine.guide import Guide
+from app.engine.questions import QuestionError
+from app.engine.scope import CLEAR_MATCH, ScopeEvidence, is_covered
 
 
 class CalibrationError(ValueError):

@@ -7,19 +7,8 @@ from pathlib import Path
 
 import click
 
-from app.cli import _embedder, db_option, json_option, make_settings
-from core.index import IndexReader, IndexUnusableError
-
-
-def _open_guide(settings):
-    from app.answer import Guide
-
-    index = IndexReader(settings.db_dir)
-    try:
-        index.refresh()  # before the slow model load, so a missing index is reported at once
-    except IndexUnusableError as err:
-        raise click.ClickException(str(err)) from None
-    return Guide(settings, _embedder(settings), index)
+from app.cli.common import db_option, guide_for, json_option, make_settings
+from core.store import IndexUnusableError
 
 
 def _summary_table(results: dict) -> str:
@@ -64,9 +53,15 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
         return
     if dataset_file is None:
         raise click.UsageError("Missing option '--dataset'. Pass the JSONL file of eval questions, e.g. --dataset eval/datasets/dev.jsonl.")
-    from eval.compare import ThresholdsError, check_thresholds, compare_runs, load_thresholds
+    from eval.compare import (
+        ThresholdsError,
+        check_thresholds,
+        compare_runs,
+        load_thresholds,
+    )
     from eval.dataset import DatasetError, load_dataset
     from eval.harness import default_run_dir, load_results, run_eval, write_results
+    from eval.judge import LLMJudge
     from eval.report import write_report
 
     settings = make_settings(db_dir=db_dir)
@@ -79,8 +74,8 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
         raise click.ClickException(str(err)) from None
     for problem in dataset.problems:
         click.echo(f"{dataset_file}: skipped {problem}", err=True)
-    guide = _open_guide(settings)
-    judge_runner = _judge(settings) if judge else None
+    guide = guide_for(settings)
+    judge_runner = LLMJudge(guide.llm) if judge and guide.llm is not None else None
     progress = None
     if sys.stderr.isatty() and not as_json:
         from tqdm import tqdm
@@ -117,19 +112,6 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
         ctx.exit(1)
 
 
-def _judge(settings):
-    """The LLM judge when an endpoint is configured, else None (the eval never needs one)."""
-    try:
-        from app.llm import llm_enabled
-    except ImportError:
-        return None
-    if not llm_enabled(settings):
-        return None
-    from eval.judge import LLMJudge
-
-    return LLMJudge(settings)
-
-
 @eval_group.command("generate")
 @db_option
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -142,11 +124,9 @@ def generate(db_dir: Path | None, out_file: Path, per_lesson: int) -> None:
     Every case is labelled "synthetic": true; the report keeps them apart from hand-written ones."""
     from eval.synthetic import generate_cases
 
-    settings = make_settings(db_dir=db_dir)
-    index = IndexReader(settings.db_dir)
+    guide = guide_for(make_settings(db_dir=db_dir))
     try:
-        index.refresh()
-        cases = generate_cases(index.chunks(), per_lesson=per_lesson)
+        cases = generate_cases(guide.index.chunks(), per_lesson=per_lesson)
     except IndexUnusableError as err:
         raise click.ClickException(str(err)) from None
     out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 
-from app.answer import Guide, answer_question
-from app.scope import explain
-from core.text import split_sentences
+from app.engine.answer import answer_question
+from app.engine.guide import Guide
+from app.engine.scope import explain
+from core.citations import marked_stretches, marker_numbers, strip_markers, support
 from core.types import SECTION_SEPARATOR, Answer
 from eval import metrics as m
 from eval.dataset import Dataset, EvalCase
@@ -175,19 +175,18 @@ def _support(answer: dict[str, Any], embedder) -> list[dict[str, Any]]:
     texts = {r["chunk_id"]: r["text"] for r in answer["retrieved"]}
     generated = answer.get("answerer") == "llm"
     records = []
-    for sentence in m.answer_sentences(answer["answer"]):
-        record: dict[str, Any] = {"text": sentence.text, "markers": list(sentence.markers), "supported": False,
+    for claim in marked_stretches(answer["answer"]):
+        record: dict[str, Any] = {"text": claim.text, "markers": list(claim.markers), "supported": False,
                                   "chunk_id": None, "span": None, "overlap": None, "similarity": None}
-        cited = [by_number[n] for n in sentence.markers if n in by_number and by_number[n] in texts]
+        cited = [by_number[n] for n in claim.markers if n in by_number and by_number[n] in texts]
         for chunk_id in cited:
             if generated:
-                overlap = m.token_overlap(sentence.text, texts[chunk_id])
-                similarity, span = _closest_sentence(sentence.text, texts[chunk_id], embedder)
-                if record["similarity"] is None or (overlap, similarity) > (record["overlap"], record["similarity"]):
-                    record.update(chunk_id=chunk_id, span=span, overlap=round(overlap, 4), similarity=round(similarity, 4),
-                                  supported=m.generated_support(overlap, similarity))
+                found = support(claim.text, texts[chunk_id], embedder, always_measure=True)
+                if record["similarity"] is None or (found.overlap, found.similarity) > (record["overlap"], record["similarity"]):
+                    record.update(chunk_id=chunk_id, span=list(found.span) if found.span else None, overlap=round(found.overlap, 4),
+                                  similarity=round(found.similarity, 4), supported=found.supported)
                 continue
-            span = m.find_span(sentence.text, texts[chunk_id])
+            span = m.find_span(claim.text, texts[chunk_id])
             if span is not None:
                 record.update(chunk_id=chunk_id, span=list(span), supported=True)
                 break
@@ -197,21 +196,11 @@ def _support(answer: dict[str, Any], embedder) -> list[dict[str, Any]]:
     return records
 
 
-def _closest_sentence(sentence: str, passage: str, embedder) -> tuple[float, list[int] | None]:
-    candidates = split_sentences(passage)
-    if not candidates:
-        return 0.0, None
-    vectors = embedder.encode([sentence] + [c.text for c in candidates])
-    scores = [m.cosine(vectors[0], v) for v in vectors[1:]]
-    best = int(np.argmax(scores))
-    return float(scores[best]), [candidates[best].start, candidates[best].end]
-
-
 def _citation_validity(answer: dict[str, Any]) -> float | None:
     """Share of markers that resolve to a citation whose passage was retrieved; 0 for an answer with no markers."""
     if answer["refused"]:
         return None
-    numbers = [int(n) for group in m.MARKER.findall(answer["answer"]) for n in group.split(",")]
+    numbers = marker_numbers(answer["answer"])
     if not numbers:
         return 0.0
     retrieved = {r["chunk_id"] for r in answer["retrieved"]}
@@ -228,7 +217,7 @@ def score_case(case: EvalCase, answer: Answer, lesson: str, latency_ms: float, e
         {**r, "rank": rank, "gold": bool(h)} for rank, (r, h) in enumerate(zip(data["retrieved"], hits), start=1)
     ]
     metrics: dict[str, float | None] = {name: None for name in RETRIEVAL_METRICS + ANSWER_METRICS}
-    answer_text = m.strip_markers(data["answer"])
+    answer_text = strip_markers(data["answer"])
     result.facts = [{"alternatives": alts, "found": m.fact_present(answer_text, alts)} for alts in case.must_include]
     if case.in_scope:
         metrics.update(_retrieval_metrics(case, hits))
@@ -352,7 +341,7 @@ def _add_semantic_similarity(results: list[CaseResult], embedder) -> None:
     scored = [r for r in results if r.answer is not None and r.case.in_scope and r.case.reference_answer]
     if not scored:
         return
-    texts = [m.strip_markers(r.answer["answer"]) for r in scored] + [r.case.reference_answer for r in scored]
+    texts = [strip_markers(r.answer["answer"]) for r in scored] + [r.case.reference_answer for r in scored]
     vectors = embedder.encode(texts)
     for i, result in enumerate(scored):
         result.metrics["semantic_similarity"] = max(0.0, round(m.cosine(vectors[i], vectors[len(scored) + i]), 4))

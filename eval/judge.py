@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
-from app.llm import LLMError, chat_completion
-from core.settings import Settings
+from app.engine.llm import LLMClient, LLMError
 from eval.dataset import EvalCase
 
 JUDGE_RUNS = 3
@@ -60,19 +58,17 @@ def parse_scores(reply: str) -> tuple[float, float]:
 class LLMJudge:
     """Rates answers through the configured LLM endpoint; a failed rating is recorded with its reason, never raised."""
 
-    def __init__(self, settings: Settings, runs: int = JUDGE_RUNS,
-                 complete: Callable[[Settings, list[dict[str, str]]], str] = chat_completion):
-        self.settings = settings
-        self.model = settings.llm_model
+    def __init__(self, llm: LLMClient, runs: int = JUDGE_RUNS):
+        self.llm = llm
+        self.model = llm.settings.llm_model
         self.runs = runs
-        self._complete = complete
 
     def rate(self, case: EvalCase, answer: dict[str, Any]) -> dict[str, Any]:
         messages = judge_messages(case, answer)
         rating: dict[str, Any] = {"correctness": [], "groundedness": [], "errors": []}
         for _ in range(self.runs):
             try:
-                correctness, groundedness = parse_scores(self._complete(self.settings, messages))
+                correctness, groundedness = parse_scores(self.llm.complete(messages))
             except (LLMError, JudgeReplyError) as err:
                 rating["errors"].append(str(err))
                 continue

@@ -9,13 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.text import content_words, normalise_space
+from core.citations import strip_markers
+from core.text import content_words
 
 # `[3]` citation markers, and a run of them such as `[1][2]` or `[1, 2]`.
 # A bracketed number glued to a word (`x[0]` in quoted code) is not a marker.
-MARKER = re.compile(r"(?<!\w)\[(\d+(?:\s*,\s*\d+)*)\]")
-_MARKED_SEGMENT = re.compile(r"(.*?)((?:\s*(?<!\w)\[\d+(?:\s*,\s*\d+)*\])+)", re.S)
-_BULLET = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+", re.M)
 _WORD = re.compile(r"\w+(?:[-'.]\w+)*")
 
 BOOTSTRAP_SEED = 20251123
@@ -64,11 +62,6 @@ def ndcg_at_k(gold_hits: Sequence[frozenset[int]], n_gold: int, k: int = 10) -> 
 
 
 # --- answer text -------------------------------------------------------------------------------
-
-def strip_markers(text: str) -> str:
-    """Answer text without citation markers and list bullets, whitespace normalised."""
-    return normalise_space(_BULLET.sub("", MARKER.sub(" ", text)))
-
 
 def _tokens(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
@@ -120,38 +113,6 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 # --- support of answer sentences ---------------------------------------------------------------
 
-@dataclass(frozen=True)
-class AnswerSentence:
-    """A sentence of an answer with the citation numbers that follow it."""
-
-    text: str  # without markers and bullets
-    markers: tuple[int, ...]
-
-
-def answer_sentences(answer: str) -> list[AnswerSentence]:
-    """Split an answer into the stretches of text that each run of markers closes; text after the last marker is uncited.
-
-    The extractive answerer writes `sentence [n]` per sentence; a generated answer may cite
-    several sentences with one marker, which then count as one claim citing that passage."""
-    sentences: list[AnswerSentence] = []
-    end = 0
-    for match in _MARKED_SEGMENT.finditer(answer):
-        # Only the bullet that opens the stretch is the answer's own; bullets inside a quoted passage are the passage's.
-        text = normalise_space(_BULLET.sub("", match.group(1).strip(), count=1))
-        markers = tuple(int(n) for group in MARKER.findall(match.group(2)) for n in group.split(","))
-        if text:
-            sentences.append(AnswerSentence(text, markers))
-        elif sentences:
-            # A marker run on its own line (a quoted passage ending "\n\n[1]") belongs to the text before it.
-            previous = sentences[-1]
-            sentences[-1] = AnswerSentence(previous.text, previous.markers + markers)
-        end = match.end()
-    tail = normalise_space(_BULLET.sub("", answer[end:].strip(), count=1))
-    if tail:
-        sentences.append(AnswerSentence(tail, ()))
-    return sentences
-
-
 def find_span(sentence: str, passage: str) -> tuple[int, int] | None:
     """Where the sentence occurs word for word in the passage (any whitespace between words), or None."""
     words = sentence.split()
@@ -159,28 +120,6 @@ def find_span(sentence: str, passage: str) -> tuple[int, int] | None:
         return None
     match = re.search(r"\s+".join(re.escape(w) for w in words), passage)
     return (match.start(), match.end()) if match else None
-
-
-def token_overlap(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words that the passage contains."""
-    words = content_words(sentence)
-    if not words:
-        return 0.0
-    passage_words = set(content_words(passage))
-    return sum(w in passage_words for w in words) / len(words)
-
-
-# A generated sentence is supported when its passage holds most of its words, or its meaning and a fair share of them.
-GENERATED_SUPPORT_OVERLAP = 0.7
-GENERATED_SUPPORT_SIMILARITY = 0.6
-GENERATED_SUPPORT_MIN_OVERLAP = 0.4
-
-
-def generated_support(overlap: float, similarity: float) -> bool:
-    """Support rule for a generated sentence against its cited passage (see README, 'Evaluating answers')."""
-    return overlap >= GENERATED_SUPPORT_OVERLAP or (
-        similarity >= GENERATED_SUPPORT_SIMILARITY and overlap >= GENERATED_SUPPORT_MIN_OVERLAP
-    )
 
 
 def share(flags: Sequence[bool]) -> float | None:

@@ -6,7 +6,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.markup import Section, html_title, html_to_markdown, markdown_sections, plaintext_sections
+from core.markup import (
+    Section,
+    html_title,
+    html_to_markdown,
+    markdown_sections,
+    plaintext_sections,
+)
 from ingest.quizzes import is_quiz_file
 
 # pypdf logs faults it recovers from ("EOF marker not found") as warnings; ingest reports each file's fate itself.

@@ -7,19 +7,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from core.index import (
+from core.index import IndexReader, open_store
+from core.model import TextEmbedder, model_identity
+from core.settings import Settings
+from core.store import (
     CHUNKER_VERSION,
     FailedFile,
     FileEntry,
-    IndexReader,
     IndexUnusableError,
     Manifest,
     Store,
     new_generation_name,
-    open_store,
 )
-from core.model import TextEmbedder, model_identity
-from core.settings import Settings
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from app.answer import Guide
+from app.engine.guide import Guide, open_guide
 from core.model import load_embedder
 from core.settings import Settings
 from ingest.pipeline import IngestReport, ingest_corpus
@@ -76,7 +76,7 @@ def running_http_server(httpd) -> Iterator[None]:
 
 
 def free_port() -> int:
-    from app.web import free_loopback_port
+    from app.web.server import free_loopback_port
 
     return free_loopback_port()
 
@@ -120,17 +120,17 @@ def shipped_settings(tmp_path_factory, embedder) -> Settings:
 
 @pytest.fixture(scope="session")
 def shipped_guide(shipped_settings: Settings, embedder) -> Guide:
-    return Guide.open(shipped_settings, embedder)
+    return open_guide(shipped_settings, embedder)
 
 
 @contextmanager
 def serving(settings: Settings, embedder) -> Iterator[tuple[str, Guide]]:
     """The real app (Gradio chat and lesson view) on a free loopback port, in a thread."""
-    from app.web import create_app, serving_in_thread
+    from app.web.server import create_app, serving_in_thread
 
     port = free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
-    guide = Guide.open(settings, embedder)
+    guide = open_guide(settings, embedder, require_index=False)
     with serving_in_thread(create_app(guide), port) as url:
         yield url, guide
 

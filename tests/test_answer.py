@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from app.answer import QuestionError, answer_question
+from app.engine.answer import answer_question
+from app.engine.questions import QuestionError
 from core.settings import CALIBRATED_LEXICAL_FLOOR, CALIBRATED_REFUSAL_THRESHOLD
 from core.text import normalise_space
 from eval.calibration import calibrate_refusal, read_labelled_questions
@@ -38,7 +39,7 @@ def test_shipped_threshold_is_the_calibrated_one(shipped_guide):
 
 def test_refusal_rules_hold_on_the_earlier_refusal_sets(shipped_guide):
     """The questions the first threshold was calibrated on, now a second held-out check of the dev-set rule."""
-    from app.answer import prepare_question
+    from app.engine.answer import prepare_question
 
     for name in ("refusal_calibration.jsonl", "refusal_holdout.jsonl"):
         questions = read_labelled_questions(DATASETS / name)
@@ -169,14 +170,14 @@ def test_answer_json_contract(shipped_guide):
 
 
 def test_passage_without_prose_is_quoted_whole(course, settings, run_ingest, embedder):
-    from app.answer import Guide
+    from app.engine.guide import open_guide
 
     (course / "05-ports.md").write_text(
         "# Ports\n\n## Port table\n\n| service | port |\n|---|---|\n| tokenizer-admin | 8471 |\n\n"
         "## Start script\n\n```sh\ntokenizer-admin --port 8471\n```\n"
     )
     run_ingest(settings)
-    guide = Guide.open(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
+    guide = open_guide(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
     answer = answer_question(guide, "Which port does tokenizer-admin use in the port table?")
     assert not answer.refused and answer.citations[0].source == "05-ports.md"
     assert "| tokenizer-admin | 8471 |" in answer.answer and answer.answer.endswith("[1]")
@@ -186,9 +187,9 @@ def test_concurrent_questions_on_a_fresh_guide(shipped_settings, embedder):
     """The chat answers in worker threads; a new index generation is opened by whichever question comes first."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.answer import Guide
+    from app.engine.guide import open_guide
 
-    guide = Guide.open(shipped_settings, embedder)
+    guide = open_guide(shipped_settings, embedder)
     questions = ["What is DVC?", "What is a canary release?", "What is concept drift?", "What is Feast?"] * 3
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda q: answer_question(guide, q), questions))

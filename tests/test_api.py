@@ -8,7 +8,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from app.answer import answer_question
+from app.engine.answer import answer_question
 from core.settings import Settings
 from tests.conftest import serving
 from tests.test_web import guarded_course  # noqa: F401 - the fixture: a course with a draft, a symlink out and odd names
@@ -259,7 +259,7 @@ def test_rate_limit_gives_429_with_retry_after_and_spares_others(shipped_setting
 
 
 def test_quiz_over_the_api_carries_its_session_on_the_client(api_server):
-    from app.quiz import course_items
+    from app.quiz.bank import course_items
 
     client, guide = api_server
     started = client.post("/api/quiz", json={"topic": "model monitoring", "n": 2})

@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.main import main
 from eval.calibration import CalibrationError, choose_threshold, read_labelled_questions
 
 

@@ -14,10 +14,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.main import main
 from core.chroma_store import COLLECTION_PREFIX, ChromaServerStore
-from core.index import IndexReader, IndexUnusableError, open_store
+from core.index import IndexReader, open_store
 from core.settings import OFFLINE_ENVIRONMENT, Settings
+from core.store import IndexUnusableError
 from ingest.pipeline import IngestError
 from tests.conftest import free_port
 
@@ -73,8 +74,8 @@ def chroma_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def served_course(tmp_path_factory, chroma_server, embedder):
     """The fixture course with its PDF, ingested into the Chroma server."""
-    from tests.conftest import FIXTURE_COURSE, GALAXY_PAGES, build_pdf
     from ingest.pipeline import ingest_corpus
+    from tests.conftest import FIXTURE_COURSE, GALAXY_PAGES, build_pdf
 
     course = tmp_path_factory.mktemp("server-course") / "course"
     shutil.copytree(FIXTURE_COURSE, course)

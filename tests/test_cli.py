@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.main import main
 from core.index import IndexReader
 from tests.conftest import free_port
 

@@ -7,9 +7,10 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from app.answer import QuestionError, answer_question
-from app.cli import main
-from app.conversation import condense, is_follow_up
+from app.cli.main import main
+from app.engine.answer import answer_question
+from app.engine.conversation import condense, is_follow_up
+from app.engine.questions import QuestionError
 from tests.conftest import REPO
 
 
@@ -120,7 +121,7 @@ def test_cli_batch_takes_plain_lines_and_json_objects(shipped_settings):
 
 
 def test_chat_shows_how_a_follow_up_was_understood(shipped_guide):
-    from app.chat import answer_preamble
+    from app.web.chat import answer_preamble
 
     follow_up = answer_question(shipped_guide, "How is it detected?", history=turns("What is data drift?"))
     assert answer_preamble(follow_up) == "*Answering: How is data drift detected?*\n\n"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.answer import Guide, answer_question
-from app.cli import main
+from app.cli.main import main
+from app.engine.answer import answer_question
+from app.engine.guide import Guide, open_guide
 from core.settings import Settings
 from eval.compare import compare_runs
 from eval.dataset import load_dataset
@@ -32,7 +33,7 @@ def fixture_guide(tmp_path_factory, embedder) -> Guide:
     build_pdf(root / "course" / "04-galaxies.pdf", GALAXY_PAGES)
     settings = Settings(corpus_dir=root / "course", db_dir=root / "index")
     ingest_corpus(settings, lambda: embedder)
-    return Guide.open(settings, embedder)
+    return open_guide(settings, embedder)
 
 
 @pytest.fixture(scope="module")
@@ -297,19 +298,19 @@ def test_report_opens_from_disk_with_plots_and_working_filters(fixture_guide, fi
 
 
 def test_llm_judge_rates_each_answer_three_times_and_reports_the_spread(fixture_guide, tmp_path):
-    from eval.cli import _judge
     from eval.judge import LLMJudge
     from tests.fake_llm import Scripted, fake_llm_server
 
-    assert _judge(fixture_guide.settings) is None  # no endpoint configured: no judge, and the eval still runs
+    assert fixture_guide.llm is None  # no endpoint configured: no judge, and the eval still runs
     dataset = load_dataset(FIXTURE_SET)
     dataset.cases = [c for c in dataset.cases if c.id in ("fx-newton", "fx-oos-recipe")]
     replies = ['{"correctness": 1, "groundedness": 1}', 'Sure. {"correctness": 0.5, "groundedness": 1}', Scripted(status=500),
                "I cannot grade this.", '{"correctness": 0, "groundedness": 0.5}']
     with fake_llm_server(replies) as server:
         judged_settings = fixture_guide.settings.model_copy(update={"llm_base_url": server.base_url})
-        assert isinstance(_judge(judged_settings), LLMJudge)
-        results = run_eval(fixture_guide, dataset, judge=LLMJudge(judged_settings))
+        judged = open_guide(judged_settings, fixture_guide.embedder)
+        assert judged.llm is not None
+        results = run_eval(fixture_guide, dataset, judge=LLMJudge(judged.llm))
     assert len(server.requests) == 6
     assert "Assistant's answer:\nIsaac Newton built" in server.requests[0]["messages"][1]["content"]
     newton, recipe = results["cases"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.types import Answer, Chunk, Citation, RetrievedChunk
+from core import citations
 from eval import metrics as m
 from eval.compare import ThresholdsError, load_thresholds
 from eval.dataset import DatasetError, EvalCase, GoldSource, load_dataset
@@ -69,7 +70,7 @@ def test_token_f1_over_content_words():
 
 def test_answer_sentences_follow_markers_and_keep_uncited_text():
     answer = "Drift is change. [1] It hurts models [2]\n\n- first item [1]\n- second item [1][3]\nTrailing claim."
-    got = m.answer_sentences(answer)
+    got = citations.marked_stretches(answer)
     assert [(s.text, s.markers) for s in got] == [
         ("Drift is change.", (1,)), ("It hurts models", (2,)), ("first item", (1,)),
         ("second item", (1, 3)), ("Trailing claim.", ()),
@@ -77,7 +78,7 @@ def test_answer_sentences_follow_markers_and_keep_uncited_text():
 
 
 def test_code_indexing_is_not_a_citation_marker():
-    assert m.MARKER.findall("use x[0] and y [2]") == ["2"]
+    assert citations.MARKER.findall("use x[0] and y [2]") == ["2"]
 
 
 def test_find_span_matches_across_line_breaks_only_word_for_word():

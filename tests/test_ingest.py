@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
-from core.index import IndexReader, read_manifest
+from app.cli.main import main
+from core.index import IndexReader
+from core.local_store import read_manifest
 from core.types import Chunk
 from ingest.pipeline import IngestError
 
@@ -177,12 +178,13 @@ def test_file_that_turns_bad_keeps_its_previous_chunks(course, settings, run_ing
 
 
 def test_failed_ingest_leaves_the_previous_index_usable(course, settings, run_ingest, embedder):
-    from app.answer import Guide, answer_question
+    from app.engine.answer import answer_question
+    from app.engine.guide import open_guide
     from ingest.pipeline import ingest_corpus
 
     run_ingest(settings)
     before = read_manifest(settings.db_dir)
-    guide = Guide.open(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
+    guide = open_guide(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
     (course / "06-comets.md").write_text("# Comets\n\nA comet is an icy body that grows a tail near the Sun.\n")
 
     class FailingEmbedder:

@@ -1,7 +1,7 @@
 """The LLM client against a scripted OpenAI-compatible server on loopback: replies, streams and every failure mode."""
 import pytest
 
-from app.llm import LLMError, chat_completion, llm_enabled, stream_chat_completion
+from app.engine.llm import LLMClient, LLMError, llm_enabled
 from core.settings import Settings
 from tests.fake_llm import Scripted, fake_llm_server
 
@@ -15,14 +15,14 @@ def llm_settings(base_url: str, **overrides) -> Settings:
 def test_llm_is_off_by_default():
     assert not llm_enabled(Settings())
     with pytest.raises(LLMError, match="COURSE_GUIDE_LLM_BASE_URL"):
-        chat_completion(Settings(), MESSAGES)
+        LLMClient(Settings()).complete(MESSAGES)
 
 
 def test_completion_and_stream_over_http():
     with fake_llm_server(["Hello from the course."]) as server:
         settings = llm_settings(server.base_url)
-        assert chat_completion(settings, MESSAGES) == "Hello from the course."
-        pieces = list(stream_chat_completion(settings, MESSAGES))
+        assert LLMClient(settings).complete(MESSAGES) == "Hello from the course."
+        pieces = list(LLMClient(settings).stream(MESSAGES))
     assert len(pieces) > 1 and "".join(pieces) == "Hello from the course."
     assert server.requests[0]["model"] == "fake-model" and server.requests[0]["messages"][-1]["content"] == "Say hello."
     assert server.requests[1]["stream"] is True
@@ -43,11 +43,11 @@ def test_endpoint_failures_become_one_llm_error(reply, message):
     with fake_llm_server([reply]) as server:
         settings = llm_settings(server.base_url, llm_timeout_s=1)
         with pytest.raises(LLMError, match=message):
-            list(stream_chat_completion(settings, MESSAGES))
+            list(LLMClient(settings).stream(MESSAGES))
 
 
 def test_endpoint_down_is_an_llm_error():
     with fake_llm_server(["unused"]) as server:
         dead_url = server.base_url
     with pytest.raises(LLMError, match="cannot connect"):
-        chat_completion(llm_settings(dead_url), MESSAGES)
+        LLMClient(llm_settings(dead_url)).complete(MESSAGES)

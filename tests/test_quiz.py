@@ -8,24 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from app.answer import Guide
-from app.quiz import (
+from app.engine.guide import Guide, open_guide
+from app.quiz.bank import course_items
+from app.quiz.generate import (
     QuizError,
-    QuizSession,
-    answer_turn,
-    course_items,
     dedupe,
     generate_items,
-    grade_reply,
     leaks_answer,
-    start_quiz,
     supported_by_chunk,
     synonyms,
     term_vectors,
     trivial_term,
 )
-from app.quiz_chat import quiz_request, quiz_turn
-from core.index import IndexReader, read_manifest
+from app.quiz.grading import grade_reply
+from app.quiz.session import QuizSession, answer_turn, session_items, start_quiz
+from app.web.quiz_markdown import turn_markdown
+from app.web.quiz_chat import quiz_request, quiz_turn, with_session
+from core.index import IndexReader
+from core.local_store import read_manifest
 from core.quiz import ITEM_TYPES, QuizItem
 from ingest.loaders import list_course_files
 from tests.conftest import REPO
@@ -144,7 +144,7 @@ def test_shipped_course_has_at_least_15_valid_instructor_items(shipped_settings)
 @pytest.fixture
 def fixture_guide(settings, run_ingest, embedder) -> Guide:
     run_ingest(settings)
-    return Guide.open(settings, embedder)
+    return open_guide(settings, embedder)
 
 
 def test_generated_items_on_the_fixture_course_are_valid_and_cite_their_passage(fixture_guide, embedder):
@@ -266,21 +266,28 @@ def test_grading(shipped_guide, item_id, reply, verdict):
 # ---------------------------------------------------------------- sessions
 
 def test_quiz_session_asks_grades_brings_back_missed_topics_and_summarises(shipped_guide):
-    session, first = start_quiz(shipped_guide, "model monitoring", 3)
+    turn = start_quiz(shipped_guide, "model monitoring", 3)
+    session, first = turn.session, turn_markdown(turn)
     assert "Question 1 of 3" in first and session.current
+    assert (turn.question.number, turn.question.total, turn.question.item.id) == (1, 3, session.current)
     assert json.loads(json.dumps(session.to_dict())) == session.to_dict()
     items = course_items(shipped_guide)
     missed = items[session.current]
-    text, session = answer_turn(shipped_guide, QuizSession.from_dict(session.to_dict()), "I don't know")
+    turn = answer_turn(shipped_guide, QuizSession.from_dict(session.to_dict()), "I don't know")
+    assert turn.feedback.grade.verdict == "wrong" and turn.feedback.reread.path.startswith("/course/")
+    text, session = turn_markdown(turn), turn.session
     assert "**Not right.**" in text and "**Answer:**" in text and "](/course/" in text
     assert "**Score: 0 / 1**" in text and "Question 2 of 4" in text, "the missed topic is queued again"
     brought_back = items[session.queue[min(1, len(session.queue) - 1)]]
     assert (brought_back.source, brought_back.section) == (missed.source, missed.section)
     right = items[session.current]
     reply = right.answer if right.type != "multiple_choice" else "ABCD"[right.choices.index(right.answer)]
-    text, session = answer_turn(shipped_guide, session, reply)
+    turn = answer_turn(shipped_guide, session, reply)
+    text, session = turn_markdown(turn), turn.session
     assert "**Right.**" in text and "**Score: 1 / 2**" in text
-    text, session = answer_turn(shipped_guide, session, "stop")
+    turn = answer_turn(shipped_guide, session, "stop")
+    text, session = turn_markdown(turn), turn.session
+    assert turn.summary.answered == 2 and turn.summary.review
     assert session.finished and "You scored 1 out of 2" in text
     assert "**Lessons to review**" in text and missed.source in text
 
@@ -365,15 +372,11 @@ LLM_ITEMS = {"items": [
 
 @pytest.fixture
 def llm_guide(shipped_guide):
-    import app.quiz
-
     def make(base_url: str) -> Guide:
-        app.quiz._llm_cache.clear()
         settings = shipped_guide.settings.model_copy(update={"llm_base_url": base_url, "llm_timeout_s": 5})
-        return Guide(settings, shipped_guide.embedder, shipped_guide.index)
+        return open_guide(settings, shipped_guide.embedder)
 
-    yield make
-    app.quiz._llm_cache.clear()
+    return make
 
 
 def test_llm_written_items_are_checked_against_their_passage(llm_guide):
@@ -382,17 +385,18 @@ def test_llm_written_items_are_checked_against_their_passage(llm_guide):
     reply = "Here are the items:\n" + json.dumps(LLM_ITEMS)
     with fake_llm_server([reply]) as server:
         guide = llm_guide(server.base_url)
-        session, first = start_quiz(guide, "rollout strategies", 5)
-        items = course_items(guide)
-        llm = [i for i in items.values() if i.origin == "llm"]
+        turn = start_quiz(guide, "rollout strategies", 5)
+        session, first = turn.session, turn_markdown(turn)
+        llm = [i for i in session_items(guide, session).values() if i.origin == "llm"]
         assert sorted(i.type for i in llm) == ["multiple_choice", "true_false"], "the made-up and the leaking items are dropped"
         assert session.current == llm[0].id or session.current == llm[1].id
         assert "Canary release" in first or "shadow deployment" in first
         chunk = {c.id: c for c in guide.index.chunks()}[llm[0].chunk_id]
         assert "Rollout strategies" in chunk.section and chunk.text in server.requests[0]["messages"][-1]["content"]
-        # The chat replays the quiz from its history: the LLM items are found again without a new request.
-        history = [{"role": "user", "content": "quiz me on rollout strategies"}, {"role": "assistant", "content": first}]
-        graded = quiz_turn(guide, "I don't know", history)
+        # The session carries its LLM items: another guide (another replica) grades the reply without a new request.
+        other_replica = open_guide(guide.settings, guide.embedder)
+        history = [{"role": "user", "content": "quiz me on rollout strategies"}, {"role": "assistant", "content": with_session(first, session)}]
+        graded = quiz_turn(other_replica, "I don't know", history)
         assert "**Score: 0 / 1**" in graded and len(server.requests) == 1
 
 
@@ -403,7 +407,8 @@ def test_unusable_llm_items_leave_the_offline_quiz(llm_guide, reply):
 
     with fake_llm_server([reply]) as server:
         guide = llm_guide(server.base_url)
-        session, first = start_quiz(guide, "rollout strategies", 5)
+        turn = start_quiz(guide, "rollout strategies", 5)
+        session, first = turn.session, turn_markdown(turn)
     assert "Question 1 of 5" in first and not session.current.startswith("llm-")
 
 
@@ -412,5 +417,6 @@ def test_llm_endpoint_down_leaves_the_offline_quiz(llm_guide):
 
     with fake_llm_server([Scripted(status=500)]) as server:
         guide = llm_guide(server.base_url)
-        session, first = start_quiz(guide, "rollout strategies", 5)
+        turn = start_quiz(guide, "rollout strategies", 5)
+        session, first = turn.session, turn_markdown(turn)
     assert "Question 1 of 5" in first and not session.current.startswith("llm-")

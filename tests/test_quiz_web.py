@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from gradio_client import Client
 
-from app.quiz import course_items
+from app.quiz.bank import course_items
 from tests.conftest import SCREENSHOTS
 
 

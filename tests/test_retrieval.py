@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.answer import Guide, UnknownLessonError, answer_question
-from app.retrieval import RetrievalConfig, fuse, mmr
+from app.engine.answer import answer_question
+from app.engine.guide import open_guide
+from app.engine.questions import UnknownLessonError
+from app.engine.retrieval import RetrievalConfig, fuse, mmr
 
 
 def test_weighted_fusion_mixes_cosine_with_normalised_bm25():
@@ -31,7 +33,7 @@ def test_mmr_skips_a_near_copy_for_the_next_distinct_passage():
 
 def test_bm25_follows_incremental_ingest_without_stale_chunks(settings, run_ingest, embedder, course):
     run_ingest(settings)
-    guide = Guide.open(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
+    guide = open_guide(settings.model_copy(update={"refusal_threshold": 0.0}), embedder)
     first = guide.lexical()
     assert guide.lexical() is first, "one BM25 index per generation, not one per question"
     assert any("Newton" in hit.chunk.text for hit in guide.retrieve("Newton", k=3))

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from gradio_client import Client
 
-from app.answer import answer_question
+from app.engine.answer import answer_question
 from core.settings import Settings
 from tests.conftest import serving
 

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import FIXTURE_COURSE, SCREENSHOTS, free_port, running_http_server, serving
+from tests.conftest import (
+    FIXTURE_COURSE,
+    SCREENSHOTS,
+    free_port,
+    running_http_server,
+    serving,
+)
 
 pytestmark = pytest.mark.browser
 

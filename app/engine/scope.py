@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.retrieval import LexicalIndex
+from app.engine.retrieval import LexicalIndex
 from core.settings import Settings
 from core.text import content_words
 from core.types import RetrievedChunk

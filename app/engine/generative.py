@@ -2,25 +2,18 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-import numpy as np
 
-from app.llm import chat_completion, stream_chat_completion
+from app.engine.llm import LLMClient
+from prompts import PROMPTS_DIR
 from core.model import TextEmbedder
-from core.settings import Settings
-from core.text import content_words, split_sentences
+from core.citations import renumber_markers, sentence_claims, support
+from core.text import content_words
 from core.types import Citation, RetrievedChunk
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
-# A sentence counts as supported when enough of its words are in the cited passage, or it means the same.
-SUPPORT_THRESHOLD = 0.5
 # History turns sent to the model: enough for follow-ups, little enough to keep prompts short.
 _HISTORY_TURNS = 6
 
@@ -54,20 +47,20 @@ def answer_messages(question: str, history: list[dict[str, str]], passages: list
     return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user}]
 
 
-def condense_with_llm(settings: Settings, question: str, history: list[dict[str, str]]) -> str:
+def condense_with_llm(llm: LLMClient, question: str, history: list[dict[str, str]], max_chars: int) -> str:
     """The follow-up rewritten by the LLM; LLMError if the endpoint fails, ValueError if the reply is no question."""
     transcript = "\n".join(f"{m['role']}: {_as_data(m['content'])}" for m in history[-_HISTORY_TURNS:])
     prompt = prompt_template("condense_followup").format(history=transcript, question=_as_data(question))
-    reply = chat_completion(settings, [{"role": "user", "content": prompt}]).strip().splitlines()
+    reply = llm.complete([{"role": "user", "content": prompt}]).strip().splitlines()
     standalone = reply[0].strip().strip('"') if reply else ""
-    if not standalone or len(standalone) > settings.max_question_chars:
+    if not standalone or len(standalone) > max_chars:
         raise ValueError(f"the LLM's rewrite of the follow-up is unusable: {standalone[:80]!r}")
     return standalone
 
 
-def stream_generated(settings: Settings, question: str, history: list[dict[str, str]], passages: list[RetrievedChunk]) -> Iterator[str]:
+def stream_generated(llm: LLMClient, question: str, history: list[dict[str, str]], passages: list[RetrievedChunk]) -> Iterator[str]:
     """The model's answer, token by token, with citation markers numbered as `passages`."""
-    yield from stream_chat_completion(settings, answer_messages(question, history, passages))
+    yield from llm.stream(answer_messages(question, history, passages))
 
 
 @dataclass
@@ -78,64 +71,26 @@ class CheckedAnswer:
     supported_count: int
 
 
-def support_score(sentence: str, passage: str, embedder: TextEmbedder | None = None) -> float:
-    """How well `passage` backs `sentence`, 0..1: the share of the sentence's words it contains, or, with an
-    embedder, their meaning's cosine similarity when that is higher (a faithful paraphrase shares few words)."""
-    words = set(content_words(sentence))
-    if not words:
-        return 1.0
-    overlap = len(words & set(content_words(passage))) / len(words)
-    if embedder is None or overlap >= SUPPORT_THRESHOLD:
-        return overlap
-    vectors = embedder.encode([sentence, passage])
-    return max(overlap, float(np.dot(vectors[0], vectors[1])))
-
-
-def _sentences_with_markers(text: str) -> list[tuple[str, list[int]]]:
-    """(sentence without markers, its marker numbers). A marker after the full stop ("... safe. [1]") belongs
-    to the sentence before it, which is how models and our own extractive answers both write it."""
-    pairs: list[tuple[str, list[int]]] = []
-    def numbers(text: str) -> list[int]:
-        return [int(n) for group in _MARKERS.findall(text) for n in group.split(",")]
-
-    for sentence in split_sentences(text):
-        leading = _LEADING_MARKERS.match(sentence.text)
-        rest = sentence.text[leading.end() :] if leading else sentence.text
-        if leading and pairs:
-            pairs[-1][1].extend(numbers(leading.group(0)))
-        elif leading:
-            rest = sentence.text
-        bare = _MARKERS.sub("", rest).strip()
-        if bare:
-            pairs.append((bare, numbers(rest)))
-    return pairs
-
-
 def check_citations(text: str, passages: list[RetrievedChunk], embedder: TextEmbedder | None, base_url: str) -> CheckedAnswer:
     """Remove markers that point at no passage, renumber the rest, and find sentences no cited passage supports."""
     numbering: dict[int, int] = {}  # passage number the model used -> number in the answer
 
-    def renumber(match: re.Match) -> str:
-        kept = []
-        for raw in match.group(1).split(","):
-            n = int(raw)
-            if 1 <= n <= len(passages):
-                numbering.setdefault(n, len(numbering) + 1)
-                kept.append(f"[{numbering[n]}]")
-        return " " + "".join(kept) if kept else ""
+    def renumber(n: int) -> int | None:
+        if not 1 <= n <= len(passages):
+            return None
+        return numbering.setdefault(n, len(numbering) + 1)
 
-    cleaned = _MARKERS.sub(renumber, text).strip()
+    cleaned = renumber_markers(text, renumber)
     by_answer_number = {new: passages[old - 1] for old, new in numbering.items()}
     citations = [Citation.for_chunk(new, hit.chunk, base_url) for new, hit in sorted(by_answer_number.items())]
     unsupported: list[str] = []
     supported = 0
-    for bare, cited_numbers in _sentences_with_markers(cleaned):
-        cited = [by_answer_number[n] for n in cited_numbers]
-        if not cited and (bare.endswith(":") or len(content_words(bare)) < 2):
+    for claim in sentence_claims(cleaned):
+        cited = [by_answer_number[n] for n in claim.markers]
+        if not cited and (claim.text.endswith(":") or len(content_words(claim.text)) < 2):
             continue  # "In short:" and the like claim nothing
-        score = max((support_score(bare, hit.chunk.text, embedder) for hit in cited), default=0.0)
-        if score >= SUPPORT_THRESHOLD:
+        if any(support(claim.text, hit.chunk.text, embedder).supported for hit in cited):
             supported += 1
         else:
-            unsupported.append(bare)
+            unsupported.append(claim.text)
     return CheckedAnswer(cleaned, citations, unsupported, supported)

@@ -1,15 +1,18 @@
 """The Gradio chat: a thin front end over answer_question that streams the answer and links every citation."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import gradio as gr
 
-from app.answer import REFUSAL_MESSAGE, Guide, QuestionError, closest_topics, stream_answer
-from app.llm import llm_enabled
-from app.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn
-from core.index import IndexMissingError, IndexUnusableError
+from app.engine.answer import STREAM_WORDS, stream_answer
+from app.engine.refusal import REFUSAL_MESSAGE, closest_topics
+from app.engine.guide import Guide
+from app.engine.questions import QuestionError
+from app.web.messages import message_text
+from app.web.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn, strip_session
+from core.citations import link_markers
+from core.store import IndexMissingError, IndexUnusableError
 from core.text import heading_question as _heading_question
 from core.types import Answer
 
@@ -18,9 +21,6 @@ CHAT_CSS = """
 .guide-header p { margin-top: .2rem; opacity: .8; }
 .guide-status { border-left: 4px solid #f59e0b; padding-left: .8rem; }
 """
-_MARKER = re.compile(r"\[(\d+)\]")
-# Words per streamed update: small enough to read as typing, large enough not to flood the websocket.
-_STREAM_WORDS = 6
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -29,7 +29,7 @@ def answer_markdown(answer: Answer) -> str:
     Links are relative, so they work whatever host name the learner reached the chat by."""
     chunks = {r.chunk.id: r.chunk for r in answer.retrieved}
     links = {c.n: chunks[c.chunk_id].link() for c in answer.citations}
-    body = _MARKER.sub(lambda m: f"[[{m.group(1)}]]({links[int(m.group(1))]})" if int(m.group(1)) in links else m.group(0), answer.answer)
+    body = link_markers(answer.answer, links)
     if answer.refused:
         topics = closest_topics(answer.retrieved)
         if not topics:
@@ -54,25 +54,16 @@ def answer_preamble(answer: Answer) -> str:
 def stream_words(text: str) -> Iterator[str]:
     """Growing prefixes of `text`, a few words at a time, cut at spaces (a link still streaming shows as text briefly)."""
     words = text.split(" ")
-    for end in range(_STREAM_WORDS, len(words), _STREAM_WORDS):
+    for end in range(STREAM_WORDS, len(words), STREAM_WORDS):
         yield " ".join(words[:end])
     yield text
-
-
-def _text_of(content) -> str:
-    """A Gradio message's text: its content is a string, or a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content if isinstance(part, (str, dict)))
-    return ""
 
 
 def plain_history(history: list[dict]) -> list[dict[str, str]]:
     """The chat so far as {role, content} text messages, each answer without its Sources list (links, not content)."""
     messages = []
     for message in history:
-        text = _text_of(message.get("content")).split("\n\n**Sources**")[0].split("\n\n**Closest topics")[0]
+        text = strip_session(message_text(message.get("content"))).split("\n\n**Sources**")[0].split("\n\n**Closest topics")[0]
         if message.get("role") in ("user", "assistant") and text.strip():
             messages.append({"role": message["role"], "content": text})
     return messages
@@ -119,7 +110,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
                     final = answer_preamble(event) + answer_markdown(event)
                     # An offline answer is ready at once: stream it with its links, so the text never jumps.
                     yield from (stream_words(final) if event.answerer == "extractive" and not shown else [final])
-                elif llm_enabled(guide.settings):
+                elif guide.answerer.streams_tokens:
                     shown += event  # generated tokens, shown as they come; the checked answer replaces them
                     yield shown
         except QuestionError as err:

@@ -15,17 +15,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from app.answer import Guide, QuestionError, answer_question, stream_answer
-from app.quiz import DEFAULT_QUIZ_LENGTH, QuizError, QuizSession, answer_turn, start_quiz
-from app.security import FrameAncestorsMiddleware, OriginGateMiddleware, OriginPolicy, RateLimitMiddleware
-from core.index import IndexUnusableError
+from app.engine.answer import answer_question, stream_answer
+from app.engine.guide import Guide
+from app.engine.questions import QuestionError
+from app.quiz.bank import QuizError
+from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, start_quiz
+from app.web.quiz_markdown import turn_markdown
+from app.web.security import (
+    FrameAncestorsMiddleware,
+    OriginGateMiddleware,
+    OriginPolicy,
+    RateLimitMiddleware,
+)
+from core.store import IndexUnusableError
 from core.types import Answer, Chunk
 
 log = logging.getLogger("course_guide")
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
-# Caps on what one request may carry; the answerer only reads the recent turns of a history anyway.
-MAX_HISTORY_MESSAGES = 100
+# Caps on what one request may carry. A longer history is accepted, but only its last MAX_HISTORY_MESSAGES
+# (app.engine.questions) are read.
+HISTORY_MESSAGES_ACCEPTED = 100
 MAX_MESSAGE_CHARS = 8000
 MAX_LESSON_CHARS = 200
 ASK_EXAMPLE = {"question": "What is a model registry?", "history": [], "lesson": "model-registry-and-packaging"}
@@ -42,7 +52,7 @@ class HistoryMessage(BaseModel):
 class AskBase(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ASK_EXAMPLE]})
     history: list[HistoryMessage] | None = Field(
-        None, max_length=MAX_HISTORY_MESSAGES, description="The conversation so far, oldest first (the server keeps none)."
+        None, max_length=HISTORY_MESSAGES_ACCEPTED, description="The conversation so far, oldest first (the server keeps none)."
     )
     lesson: str | None = Field(
         None, max_length=MAX_LESSON_CHARS, description="The lesson the learner is on: its file name, stem, or stem without the number."
@@ -72,6 +82,7 @@ class QuizState(BaseModel):
     results: list[QuizResult] = Field(default_factory=list, max_length=200)
     brought_back: list[str] = Field(default_factory=list, max_length=200)
     finished: bool = False
+    items: list[dict] = Field(default_factory=list, max_length=10, description="LLM-written items the quiz carries; checked again on arrival.")
 
 
 class QuizReplyRequest(BaseModel):
@@ -80,9 +91,11 @@ class QuizReplyRequest(BaseModel):
     reply: str = Field(max_length=MAX_MESSAGE_CHARS, description="The learner's answer to the current question, or 'stop'.")
 
 
-def _quiz_reply(message: str, session: QuizSession) -> dict:
-    return {"message": message, "session": session.to_dict(), "finished": session.finished, "score": session.score,
-            "answered": len(session.results)}
+def _quiz_reply(turn: QuizTurn) -> dict:
+    """The turn as JSON fields, its Markdown rendering as `message` (for clients that show it as is), and the session to send back."""
+    session = turn.session
+    return {"message": turn_markdown(turn), **turn.to_dict(), "session": session.to_dict(), "finished": session.finished,
+            "score": session.score, "answered": len(session.results)}
 
 
 def ask_request_model(max_question_chars: int) -> type[AskBase]:
@@ -199,14 +212,12 @@ def create_api(guide: Guide) -> FastAPI:
 
     @api.post("/quiz", summary="Start a quiz", response_description="The first question (Markdown) and the session to send back.")
     def quiz_start(body: QuizStartRequest) -> dict:
-        session, message = start_quiz(guide, body.topic, body.n)
-        return _quiz_reply(message, session)
+        return _quiz_reply(start_quiz(guide, body.topic, body.n))
 
     @api.post("/quiz/reply", summary="Grade a reply and ask the next question",
               response_description="Feedback with the passage to reread, the next question or the summary, and the new session.")
     def quiz_reply(body: QuizReplyRequest) -> dict:
-        message, session = answer_turn(guide, QuizSession.from_dict(body.session.model_dump()), body.reply)
-        return _quiz_reply(message, session)
+        return _quiz_reply(answer_turn(guide, QuizSession.from_dict(body.session.model_dump()), body.reply))
 
     @api.get("/health", summary="Whether the index is loaded, and its size")
     def health() -> JSONResponse:

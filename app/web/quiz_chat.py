@@ -1,14 +1,19 @@
 """The quiz in the chat: "quiz me on TOPIC" starts one, and each later message is graded until the quiz ends.
 
-The quiz state is carried by the chat itself: each turn replays the learner's replies since the quiz began
-(start_quiz and answer_turn are deterministic), so no server keeps state and two sessions can never mix."""
+The quiz state is carried by the chat itself: each quiz message holds its session (see with_session), so no server
+keeps state, any replica can take the next reply, and two conversations can never mix."""
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import TYPE_CHECKING
 
-from app.answer import Guide
-from app.quiz import DEFAULT_QUIZ_LENGTH, QuizError, QuizSession, answer_turn, start_quiz
+from app.engine.guide import Guide
+from app.quiz.bank import QuizError
+from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, answer_turn, start_quiz
+from app.web.messages import message_text
+from app.web.quiz_markdown import turn_markdown
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -32,35 +37,36 @@ def quiz_request(message: str) -> tuple[bool, str | None]:
     return True, (topic.strip() if topic else None)
 
 
-def _text(content) -> str:
-    """A chat message's text, whether Gradio gives it as a string or as a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or "")
-    if isinstance(content, list):
-        return " ".join(_text(part) for part in content)
-    return ""
+# The session rides in the quiz message itself, as a Markdown comment (a link reference definition renders as nothing).
+# Gradio sends the whole history back with every message, so whichever replica gets the next reply has the session.
+_SESSION_MARK = re.compile(r"^\[//\]: # \(quiz-session:([A-Za-z0-9_=-]+)\)$", re.M)
 
 
-def _user_messages(history: list[dict] | None) -> list[str]:
-    return [_text(m.get("content")) for m in history or [] if m.get("role") == "user"]
+def with_session(markdown: str, session: QuizSession) -> str:
+    """The quiz message with its session attached, unless the quiz is over."""
+    if session.finished:
+        return markdown
+    token = base64.urlsafe_b64encode(json.dumps(session.to_dict(), separators=(",", ":")).encode()).decode()
+    return f"{markdown}\n\n[//]: # (quiz-session:{token})"
 
 
-def session_from_history(guide: Guide, history: list[dict] | None) -> QuizSession | None:
-    """The quiz in progress at the end of `history`, rebuilt by replaying it; None if no quiz is running."""
-    messages = _user_messages(history)
-    starts = [i for i, m in enumerate(messages) if quiz_request(m)[0]]
-    if not starts:
+def strip_session(text: str) -> str:
+    """A chat message without its hidden quiz session, for anything that reads the conversation as text."""
+    return _SESSION_MARK.sub("", text).rstrip()
+
+
+def session_from_history(history: list[dict] | None) -> QuizSession | None:
+    """The quiz in progress: the session attached to the last assistant message, if any."""
+    replies = [m for m in history or [] if m.get("role") == "assistant"]
+    if not replies:
+        return None
+    match = _SESSION_MARK.search(message_text(replies[-1].get("content")))
+    if match is None:
         return None
     try:
-        session, _ = start_quiz(guide, quiz_request(messages[starts[-1]])[1], DEFAULT_QUIZ_LENGTH)
-    except QuizError:
-        return None
-    for reply in messages[starts[-1] + 1 :]:
-        if session.finished:
-            return None
-        _, session = answer_turn(guide, session, reply)
+        session = QuizSession.from_dict(json.loads(base64.urlsafe_b64decode(match.group(1))))
+    except (ValueError, TypeError):
+        return None  # a mangled message: treat the next message as a question, not a reply
     return None if session.finished else session
 
 
@@ -69,13 +75,15 @@ def quiz_turn(guide: Guide, message: str, history: list[dict] | None) -> str | N
     wanted, topic = quiz_request(message)
     if wanted:
         try:
-            return start_quiz(guide, topic, DEFAULT_QUIZ_LENGTH)[1]
+            turn = start_quiz(guide, topic, DEFAULT_QUIZ_LENGTH)
         except QuizError as err:
             return str(err)
-    session = session_from_history(guide, history)
-    if session is None:
-        return None
-    return answer_turn(guide, session, message)[0]
+    else:
+        session = session_from_history(history)
+        if session is None:
+            return None
+        turn = answer_turn(guide, session, message)
+    return with_session(turn_markdown(turn), turn.session)
 
 
 def add_quiz_button(guide: Guide, chat: gr.ChatInterface) -> gr.Button:
