@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.engine.guide import Guide, open_guide
-from app.quiz.bank import course_items
+from app.quiz.bank import QuizError, course_items
 from app.quiz.generate import (
-    QuizError,
     dedupe,
     generate_items,
     leaks_answer,
