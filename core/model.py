@@ -14,14 +14,17 @@ if TYPE_CHECKING:
 
 
 class TextEmbedder(Protocol):
-    """What ingest and answering need from an embedding model."""
+    """What ingest and answering need from an embedding model: unit-length vectors, and its own token count
+    (the chunker sizes passages with it, so that nothing is cut off by the model's window)."""
 
     name: str
-    max_tokens: int
+    max_tokens: int  # the model's window, special tokens included
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text`, with its special tokens, before any truncation."""
+        ...
 
 
 def default_model_path() -> Path:
@@ -51,9 +54,6 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for this text, with its [CLS] and [SEP], before any truncation."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
-
-    def tokenizer(self):
-        return self.model.tokenizer
 
 
 @lru_cache(maxsize=2)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.text import Sentence, content_words, split_sentences
+from core.mining import BLANK, PRONOUNS, definition_sentence, rarest_word
 from core.types import SECTION_SEPARATOR, Chunk
 
 # Headings that name a kind of section rather than a topic make questions nobody would ask.
@@ -15,15 +16,6 @@ GENERIC_HEADINGS = frozenset({
     "exercise", "quiz", "recap", "further reading", "next steps", "key takeaways", "takeaways",
     "learning objectives", "objectives", "prerequisites", "notes", "what's next", "glossary",
 })
-_PRONOUNS = frozenset("it its this that there these they their those such his her our your we you".split())
-_DEFINITION = re.compile(
-    r"^(?:(?P<article>(?i:an?|the))\s+)?(?P<term>[A-Za-z][\w\-/ ]{1,60}?)(?:\s*\([^)]{1,40}\))?,?\s+(?P<verb>is|are|refers to|means)\s+(?P<rest>.{12,})$"
-)
-_TERM_ITEM = re.compile(r"^\*\*(?P<term>[^*]{2,60})\*\*\s*:\s*(?P<rest>.{12,})$")
-_WORD = re.compile(r"[A-Za-z][A-Za-z\-']+")
-BLANK = "_____"
-
-
 def _leaf(section: str) -> str:
     return section.split(SECTION_SEPARATOR)[-1].strip()
 
@@ -68,22 +60,6 @@ def _as_asked(term: str) -> str:
     return term[0].lower() + term[1:]
 
 
-def _rarest_word(text: str, exclude: set[str], document_frequency: Counter) -> str | None:
-    """The text's rarest course term (as written in the text), not one of `exclude`.
-
-    A word in only one passage is usually incidental ("entire", "welcome"); a word the course uses
-    in two or more passages is one of its concepts, so only those are picked."""
-    best: tuple[int, int, str] | None = None
-    for position, word in enumerate(_WORD.findall(text)):
-        stems = content_words(word)
-        if len(word) < 5 or "'" in word or not stems or stems[0] in exclude or document_frequency[stems[0]] < 2:
-            continue
-        key = (document_frequency[stems[0]], position, word)
-        if best is None or key < best:
-            best = key
-    return best[2] if best else None
-
-
 def heading_questions(chunks: Sequence[Chunk], limit: int) -> list[dict[str, Any]]:
     seen: set[str] = set()
     candidates = []
@@ -106,15 +82,15 @@ def definition_questions(chunks: Sequence[Chunk], limit: int, document_frequency
     terms: set[tuple[str, ...]] = set()
     for chunk in chunks:
         for sentence in split_sentences(chunk.text):
-            match = _TERM_ITEM.match(sentence.text) or _DEFINITION.match(sentence.text)
+            match = definition_sentence(sentence.text)
             if not match or sentence.text.endswith(":"):
                 continue
             term = match.group("term").strip(" *")
             term_words = content_words(term)
-            if not term_words or len(term_words) > 4 or tuple(term_words) in terms or term.split()[0].lower() in _PRONOUNS \
+            if not term_words or len(term_words) > 4 or tuple(term_words) in terms or term.split()[0].lower() in PRONOUNS \
                     or not content_words(term.split()[0]):
                 continue
-            fact = _rarest_word(match.group("rest"), set(term_words), document_frequency)
+            fact = rarest_word(match.group("rest"), set(term_words), document_frequency)
             if fact is None:
                 continue
             terms.add(tuple(term_words))
@@ -132,7 +108,7 @@ def cloze_questions(chunks: Sequence[Chunk], limit: int, document_frequency: Cou
         for sentence in split_sentences(chunk.text):
             if sentence.is_item or not _prose(sentence) or len(content_words(sentence.text)) < 8:
                 continue
-            word = _rarest_word(sentence.text, heading_words, document_frequency)
+            word = rarest_word(sentence.text, heading_words, document_frequency)
             if word is None:
                 continue
             blanked = re.sub(rf"\b{re.escape(word)}\b", BLANK, sentence.text, count=1)

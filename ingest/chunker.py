@@ -19,9 +19,14 @@ class ChunkTooLongError(RuntimeError):
     """A passage that cannot be made to fit the model's window (e.g. a heading longer than the window)."""
 
 
+def _body_tokens(embedder: TextEmbedder):
+    """Tokens of a text without the model's [CLS] and [SEP]: what langchain's Hugging Face length function counts."""
+    return lambda text: embedder.count_tokens(text) - 2
+
+
 def _splitter(embedder: TextEmbedder, size: int, overlap: int) -> RecursiveCharacterTextSplitter:
-    return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        embedder.tokenizer(),
+    return RecursiveCharacterTextSplitter(
+        length_function=_body_tokens(embedder),
         chunk_size=size,
         chunk_overlap=min(overlap, size // 4),
         separators=_SEPARATORS,

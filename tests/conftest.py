@@ -83,7 +83,31 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def embedder():
+    """The real all-MiniLM-L6-v2, loaded once per test session."""
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def fake_embedder():
+    """A deterministic hashing embedder for logic tests of the fast tier (`make test-fast`)."""
+    from tests.fake_embedder import HashingEmbedder
+
+    return HashingEmbedder()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers: a test that uses the real model (directly or through a fixture) is marked `model`, one that drives
+    Chromium `browser`; the fast tier is `-m "not model and not browser"`. `make test` runs every tier."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & _REAL_MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+
+
+# Fixtures that load the real model; a test using any of them belongs to the `model` tier.
+_REAL_MODEL_FIXTURES = {"embedder", "run_ingest", "shipped_settings", "shipped_guide", "shipped_server"}
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """A shared index on a real Chroma server (`chroma run`): ingest into it, and answer through two app processes at once."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -173,3 +174,19 @@ def test_an_unreachable_server_is_a_one_line_error(tmp_path, embedder, course):
     assert result.exit_code == 1 and "Cannot reach the Chroma server" in result.output and "Traceback" not in result.output
     with pytest.raises(IndexUnusableError, match="Cannot reach the Chroma server"):
         IndexReader(ChromaServerStore("127.0.0.1", settings.chroma_port)).refresh()
+
+
+def test_eval_and_eval_generate_read_the_index_on_the_chroma_server(served_course, tmp_path):
+    """Regression: `course-guide eval` once opened the local index folder and ignored Chroma server mode."""
+    settings = served_course
+    env = {"COURSE_GUIDE_CHROMA_HOST": settings.chroma_host, "COURSE_GUIDE_CHROMA_PORT": str(settings.chroma_port),
+           "COURSE_GUIDE_DB_DIR": str(tmp_path / "no-local-index")}
+    dataset = Path(__file__).parent / "fixtures" / "eval" / "fixture.jsonl"
+    run = CliRunner().invoke(main, ["eval", "--dataset", str(dataset), "--out", str(tmp_path / "run"), "--json"], env=env)
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.output)
+    assert summary["metrics"]["hit_at_5"]["n"] > 0 and summary["metrics"]["hit_at_5"]["value"] > 0.5
+    assert not (tmp_path / "no-local-index").exists()
+    made = CliRunner().invoke(main, ["eval", "generate", "--out", str(tmp_path / "synthetic.jsonl")], env=env)
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "synthetic.jsonl").read_text().count("\n") > 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -14,33 +13,17 @@ from core.quiz import TRUE_FALSE_CHOICES, QuizItem
 from core.text import (
     STOPWORDS,
     content_words,
-    heading_question,
-    normalise_space,
-    split_sentences,
 )
-from core.types import SECTION_SEPARATOR, Chunk
+from core.mining import BLANK, PRONOUN_START, Definition, definitions, heading_definitions, plain
+from core.types import Chunk
 
-# "- **Term**: definition" (bold term) or "- Term: definition" (a short plain term, as plain-text lessons write it).
-_TERM_ITEM = re.compile(
-    r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(?:\*\*(?P<bold>[^*\n]{2,60}?)\*\*|(?P<plain>[A-Z][\w /&'()-]{1,50}?))\s*:\s+(?P<definition>\S.{9,})$"
-)
-# "A model registry is a central catalog ..." / "Experiment tracking is the practice of ..."
-_IS_SENTENCE = re.compile(r"^(?:(?:An?|The)\s+)?(?P<term>[A-Z][\w/()'-]*(?:\s+[\w/()'-]+){0,4}?)\s+(?:is|are)\s+(?P<definition>(?:an?|the)\s+.{10,})$")
-_PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their|there|here|each|every|one|both)\b", re.I)
 _PAREN = re.compile(r"\s*\([^)]*\)")
-_MARKUP = re.compile(r"\*\*|__|`")
 # Synonym test for distractors: choices closer than this in meaning would both be right answers.
 _SYNONYM_SIMILARITY = 0.8
-_BLANK = "_____"
 log = logging.getLogger("course_guide")
 
 
 # ---------------------------------------------------------------- quality filters
-
-def plain(text: str) -> str:
-    """Text without Markdown emphasis or code marks, whitespace normalised."""
-    return normalise_space(_MARKUP.sub("", text))
-
 
 def normalised(text: str) -> str:
     """Lower-case words and digits only, for comparing answers and questions."""
@@ -70,7 +53,7 @@ def trivial_term(term: str) -> bool:
     words = bare.split()
     if len(bare) < 3 or not words or len(words) > 6:
         return True
-    if bare.lower() in STOPWORDS or _PRONOUN_START.match(bare) or bare.replace(".", "").isdigit():
+    if bare.lower() in STOPWORDS or PRONOUN_START.match(bare) or bare.replace(".", "").isdigit():
         return True
     return not content_words(bare)
 
@@ -108,7 +91,7 @@ def supported_by_chunk(item: QuizItem, chunk: Chunk) -> bool:
     evidence = re.sub(r"^true or false:\s*", "", item.question, flags=re.I) if item.type == "true_false" else item.answer
     if item.type != "true_false" and f" {normalised(evidence)} " in f" {normalised(chunk.text)} ":
         return True
-    return coverage(content_words(evidence.replace(_BLANK, " ")), chunk.text) >= 0.9
+    return coverage(content_words(evidence.replace(BLANK, " ")), chunk.text) >= 0.9
 
 
 def dedupe(items: list[QuizItem]) -> list[QuizItem]:
@@ -131,85 +114,6 @@ def dedupe(items: list[QuizItem]) -> list[QuizItem]:
 
 
 # ---------------------------------------------------------------- generation
-
-@dataclass(frozen=True)
-class _Definition:
-    term: str
-    definition: str  # plain text, no trailing full stop
-    sentence: str  # the course sentence it comes from, for the explanation
-    chunk: Chunk
-    group: str  # terms of one list share a group; 'X is Y' sentences are grouped by lesson
-
-
-_CLAUSE_BREAK = re.compile(r"; |, (?:and|but|so|which) (?=\S)")
-_VAGUE = re.compile(r"\b(?:this|these|those|that (?:problem|approach|way|one|step|issue|gap))\b", re.I)
-_ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
-
-
-def _first_clause(definition: str) -> str:
-    """The defining clause: up to a ';' or a ', and ...' that starts a new thought (when enough precedes it)."""
-    text = plain(definition).rstrip(".")
-    for match in _CLAUSE_BREAK.finditer(text):
-        if len(text[: match.start()].split()) >= 5:
-            return text[: match.start()].strip()
-    return text.strip()
-
-
-def _usable_definition(term: str, definition: str) -> bool:
-    """A definition that stands alone: starts like one, says enough, and does not point back at earlier text."""
-    first = definition.split()[0] if definition.split() else ""
-    starts_well = (first[:1].islower() or first.endswith("'s")) and first.lower() not in {"also", "and", "but", "or", "so"}
-    words = [w.lower().strip("(),") for w in _ARTICLE.sub("", term).split()]
-    # 'In the notation where X' is a clause, not a term: only joining words may be stop words.
-    clause_like = any(w in STOPWORDS and w not in {"and", "of", "or", "for", "to"} for w in words)
-    return starts_well and len(content_words(definition)) >= 4 and not _VAGUE.search(definition) and not clause_like
-
-
-def _definitions(chunk: Chunk) -> list[_Definition]:
-    found: list[_Definition] = []
-    list_number = 0
-    in_list = False
-    for line in chunk.text.splitlines():
-        match = _TERM_ITEM.match(line)
-        if not match:
-            if line.strip():
-                in_list = False
-            continue
-        if not in_list:
-            list_number += 1
-            in_list = True
-        term = plain(match.group("bold") or match.group("plain"))
-        definition = _first_clause(match.group("definition"))
-        if (match.group("plain") and len(term.split()) > 4) or not _usable_definition(term, definition):
-            continue
-        found.append(_Definition(term, definition, plain(line.lstrip(" -*+")), chunk, f"{chunk.id}:{list_number}"))
-    for sentence in split_sentences(chunk.text):
-        if sentence.is_item:
-            continue
-        match = _IS_SENTENCE.match(plain(sentence.text))
-        if not match:
-            continue
-        term, definition = _ARTICLE.sub("", match.group("term")), _first_clause(match.group("definition"))
-        if not _PRONOUN_START.match(term) and _usable_definition(term, definition):
-            found.append(_Definition(term, definition, plain(sentence.text), chunk, chunk.source))
-    return found
-
-
-def _heading_definitions(chunks: list[Chunk]) -> list[tuple[str, str, Chunk]]:
-    """(question, answer, chunk) for sections headed 'What is X?' or 'What X is': the answer is the section's first sentence."""
-    found = []
-    seen_sections: set[tuple[str, str]] = set()
-    for chunk in chunks:
-        key = (chunk.source, chunk.section)
-        question = heading_question(chunk.section.split(SECTION_SEPARATOR)[-1])
-        if not question or key in seen_sections:
-            continue
-        seen_sections.add(key)
-        sentences = [s for s in split_sentences(chunk.text) if not s.is_item and len(s.text.split()) >= 6]
-        if sentences:
-            found.append((question, plain(sentences[0].text), chunk))
-    return found
-
 
 def _item_id(kind: str, source: str, term: str, taken: set[str]) -> str:
     """Readable and stable: the lesson's number (or name), the kind of item and the term, e.g. 'gen-09-mc-data-drift'."""
@@ -238,7 +142,7 @@ def _make(kind, item_id, question, answer, explanation, chunk: Chunk, choices=No
     )
 
 
-def _distractors(target: _Definition, pool: list[_Definition], vectors: dict[str, np.ndarray], want: int = 3) -> list[str]:
+def _distractors(target: Definition, pool: list[Definition], vectors: dict[str, np.ndarray], want: int = 3) -> list[str]:
     """Sibling terms of the same list first, then of the same lesson; never a synonym of the answer or of each other."""
     same_list = [d for d in pool if d.group == target.group]
     same_lesson = [d for d in pool if d.chunk.source == target.chunk.source and d.group != target.group]
@@ -255,15 +159,15 @@ def _distractors(target: _Definition, pool: list[_Definition], vectors: dict[str
 
 def generate_items(chunks: list[Chunk], embedder: TextEmbedder | None = None) -> list[QuizItem]:
     """Quiz items from the course text alone, each citing its chunk and passing every quality filter. Deterministic."""
-    definitions = [d for chunk in chunks for d in _definitions(chunk) if not trivial_term(d.term)]
-    vectors = term_vectors((d.term for d in definitions), embedder)
+    found = [d for chunk in chunks for d in definitions(chunk) if not trivial_term(d.term)]
+    vectors = term_vectors((d.term for d in found), embedder)
     taken: set[str] = set()
     items: list[QuizItem] = []
-    for question, answer, chunk in _heading_definitions(chunks):
+    for question, answer, chunk in heading_definitions(chunks):
         term = re.sub(r"^what (?:is|are) |\?$", "", question, flags=re.I)
         items.append(_make("short_answer", _item_id("what", chunk.source, term, taken), question, answer,
                            f"The course says: “{answer}”", chunk))
-    for d in definitions:
+    for d in found:
         location = d.chunk.title
         explanation = f"The course says: “{d.sentence}”"
         items.append(_make("short_answer", _item_id("def", d.chunk.source, d.term, taken),
@@ -272,17 +176,17 @@ def generate_items(chunks: list[Chunk], embedder: TextEmbedder | None = None) ->
         if is_sentence:
             verb = " are " if re.search(rf"\b{re.escape(d.term)}\s+are\b", d.sentence) else " is "
             items.append(_make("short_answer", _item_id("cloze", d.chunk.source, d.term, taken),
-                               f"Fill in the blank: {_BLANK}{verb}{d.definition}.", d.term, explanation, d.chunk))
-        choices = _distractors(d, definitions, vectors)
+                               f"Fill in the blank: {BLANK}{verb}{d.definition}.", d.term, explanation, d.chunk))
+        choices = _distractors(d, found, vectors)
         if len(choices) >= 2:  # at least three choices
             order = _stable_order([d.term, *choices], d.term)
             items.append(_make("multiple_choice", _item_id("mc", d.chunk.source, d.term, taken),
                                f"Which term matches this description: “{_capitalised(d.definition)}”?", d.term, explanation, d.chunk, order))
-        siblings = [s for s in definitions if s.group == d.group and s.term != d.term]
+        siblings = [s for s in found if s.group == d.group and s.term != d.term]
         if siblings and not is_sentence:
             # True for every other item of a list, false (a sibling's definition) for the rest: deterministic, balanced.
             truthful = int(hashlib.sha1(d.term.encode()).hexdigest(), 16) % 2 == 0
-            other = siblings[sum(1 for s in definitions if s.group == d.group and s.term < d.term) % len(siblings)]
+            other = siblings[sum(1 for s in found if s.group == d.group and s.term < d.term) % len(siblings)]
             shown = d.definition if truthful else other.definition
             items.append(_make("true_false", _item_id("tf", d.chunk.source, d.term, taken),
                                f"True or false: “{d.term}” means {shown}.", TRUE_FALSE_CHOICES[0 if truthful else 1],
