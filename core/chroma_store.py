@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from core.store import IndexBusyError, IndexMissingError, IndexUnusableError, Manifest
 
@@ -30,8 +31,8 @@ class ChromaServerStore:
     def __init__(self, host: str, port: int):
         self.host = host
         self.port = port
-        self._client = None
-        self._manifests = None
+        self._client: Any = None
+        self._manifests: Any = None
         self._lock = threading.Lock()
 
     def describe(self) -> str:

@@ -95,7 +95,8 @@ def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, heading))
-            anchor = token.attrGet("id")
+            anchor_id = token.attrGet("id")
+            anchor = str(anchor_id) if anchor_id is not None else None
         elif token.level == 0 and token.map and token.nesting in (0, 1) and token.type != "heading_open":
             block = "\n".join(lines[token.map[0] : token.map[1]])
             for line, html_part in inline_html:

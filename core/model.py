@@ -40,7 +40,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: SentenceTransformer, name: str):
         self.model = model
         self.name = name
-        self.max_tokens = int(model.max_seq_length)
+        self.max_tokens = int(model.max_seq_length or 256)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return self.model.encode(

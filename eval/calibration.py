@@ -153,6 +153,7 @@ def calibrate_refusal(guide: Guide, questions: list[LabelledQuestion]) -> Calibr
         accuracy = _balanced(evidence, questions, threshold, floor)
         if best is None or accuracy >= best[0]:
             best = (accuracy, floor, threshold)
+    assert best is not None, "_FLOORS is never empty"
     _, floor, threshold = best
     answered = [is_covered(e, threshold, floor) for e in evidence]
     inside = [a for a, q in zip(answered, questions) if q.in_scope]

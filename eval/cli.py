@@ -89,7 +89,7 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
     if bars is not None:
         results["thresholds"] = {"file": str(thresholds_file), "results": check_thresholds(results, bars)}
     if baseline is not None:
-        results["baseline"] = compare_runs(results, baseline, baseline_dir)
+        results["baseline"] = compare_runs(results, baseline, Path(str(baseline_dir)))
     run_dir = out_dir or default_run_dir()
     write_results(run_dir, results)
     report = write_report(run_dir, results)

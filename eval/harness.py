@@ -13,7 +13,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
-
 from app.engine.answer import answer_question
 from app.engine.guide import Guide
 from app.engine.scope import explain
@@ -242,6 +241,7 @@ def _quote(text: str, limit: int = 90) -> str:
 def _checks(case: EvalCase, result: CaseResult, refusal_threshold: tuple[float, float]) -> list[Check]:
     """Each check of one case; `refusal_threshold` is (threshold, lexical floor), to say why a question was refused."""
     data, metrics = result.answer, result.metrics
+    assert data is not None, "checks are made only for cases that were answered"
     if data.get("scope"):
         why = explain(data["scope"], *refusal_threshold)
     else:
@@ -295,8 +295,8 @@ def question_score(result: CaseResult) -> float:
         return 0.0
     metrics = result.metrics
     content = metrics["key_fact_recall"] if metrics["key_fact_recall"] is not None else metrics["semantic_similarity"]
-    parts = [metrics["recall_at_5"], content, metrics["faithfulness"], metrics["citation_precision"]]
-    parts = [p for p in parts if p is not None]
+    candidates = [metrics["recall_at_5"], content, metrics["faithfulness"], metrics["citation_precision"]]
+    parts = [float(p) for p in candidates if p is not None]
     return sum(parts) / len(parts)
 
 
@@ -317,7 +317,7 @@ def run_cases(
         lesson = case_lesson(case, titles)
         started = time.perf_counter()
         try:
-            answer = call_with_timeout(lambda: answer_fn(guide, case.question, history=case.history), timeout_s)
+            answer = call_with_timeout(lambda case=case: answer_fn(guide, case.question, history=case.history), timeout_s)
         except CaseTimeout as err:
             results.append(error_result(case, lesson, f"Timed out: {err}.", (time.perf_counter() - started) * 1000))
         except Exception as err:  # any failure of one case is that case's result, never the run's end
@@ -341,7 +341,7 @@ def _add_semantic_similarity(results: list[CaseResult], embedder) -> None:
     scored = [r for r in results if r.answer is not None and r.case.in_scope and r.case.reference_answer]
     if not scored:
         return
-    texts = [strip_markers(r.answer["answer"]) for r in scored] + [r.case.reference_answer for r in scored]
+    texts = [strip_markers(r.answer["answer"]) for r in scored if r.answer is not None] + [r.case.reference_answer for r in scored]
     vectors = embedder.encode(texts)
     for i, result in enumerate(scored):
         result.metrics["semantic_similarity"] = max(0.0, round(m.cosine(vectors[i], vectors[len(scored) + i]), 4))

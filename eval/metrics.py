@@ -189,4 +189,4 @@ def percentile_estimate(values: Sequence[float], pct: float, *, seed: int = BOOT
     picks = rng.integers(0, data.size, size=(resamples, data.size))
     boot = np.percentile(data[picks], pct, axis=1)
     low, high = np.percentile(boot, [2.5, 97.5])
-    return Estimate(percentile(data, pct), float(low), float(high), int(data.size))
+    return Estimate(percentile(data.tolist(), pct), float(low), float(high), int(data.size))

@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from core.text import Sentence, content_words, split_sentences
 from core.mining import BLANK, PRONOUNS, definition_sentence, rarest_word
+from core.text import Sentence, content_words, split_sentences
 from core.types import SECTION_SEPARATOR, Chunk
 
 # Headings that name a kind of section rather than a topic make questions nobody would ask.

@@ -105,6 +105,8 @@ def test_cli_batch_takes_plain_lines_and_json_objects(shipped_settings):
         "{not json",
         json.dumps({"history": []}),
         json.dumps({"question": "What is MLOps?", "lesson": "no-such-lesson"}),
+        json.dumps({"question": "What is MLOps?", "lesson": 5}),  # once an AttributeError that lost the rest of the batch
+        "What is a feature store?",
     ]
     result = subprocess.run(
         [str(REPO / ".venv" / "bin" / "course-guide"), "ask", "-", "--db", str(shipped_settings.db_dir)],
@@ -112,12 +114,14 @@ def test_cli_batch_takes_plain_lines_and_json_objects(shipped_settings):
     )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(records) == 5
+    assert len(records) == 7
     assert records[0]["citations"][0]["source"] == "06-model-registry-and-packaging.md"
     assert records[1]["standalone_question"] == "How is data drift detected?"
     assert records[2]["line"] == 3 and "not valid JSON" in records[2]["error"]
     assert records[3]["line"] == 4 and '"question" string' in records[3]["error"]
     assert records[4]["line"] == 5 and "no lesson called" in records[4]["error"]
+    assert records[5]["line"] == 6 and "'lesson'" in records[5]["error"] and "Traceback" not in result.stderr
+    assert records[6]["citations"], "the line after a bad one is still answered"
 
 
 def test_chat_shows_how_a_follow_up_was_understood(shipped_guide):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.types import Answer, Chunk, Citation, RetrievedChunk
 from core import citations
+from core.types import Answer, Chunk, Citation, RetrievedChunk
 from eval import metrics as m
 from eval.compare import ThresholdsError, load_thresholds
 from eval.dataset import DatasetError, EvalCase, GoldSource, load_dataset

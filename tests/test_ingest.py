@@ -192,7 +192,6 @@ def test_failed_ingest_leaves_the_previous_index_usable(course, settings, run_in
 
         name, max_tokens = embedder.name, embedder.max_tokens
         count_tokens = staticmethod(embedder.count_tokens)
-        tokenizer = staticmethod(embedder.tokenizer)
 
         def encode(self, texts, **options):
             raise KeyboardInterrupt

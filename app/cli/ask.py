@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
+from pydantic import BaseModel, ConfigDict, StrictStr
 
 from app.cli.common import db_option, guide_for, json_option, make_settings
+from core.files import JsonLine, json_lines, parse_line
 
 
 def _read_history(path: Path | None) -> list | None:
@@ -21,17 +25,24 @@ def _read_history(path: Path | None) -> list | None:
         ) from None
 
 
-def _batch_request(line: str) -> tuple[str, object, object]:
-    """(question, history, lesson) from one batch line: a plain question, or a JSON object with a 'question'."""
-    if not line.startswith("{"):
-        return line, None, None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"not valid JSON ({err}); send a plain question or {{\"question\": ..., \"history\": [...]}}") from None
-    if not isinstance(record, dict) or not isinstance(record.get("question"), str):
-        raise ValueError('a JSON line needs a "question" string')
-    return record["question"], record.get("history"), record.get("lesson")
+class BatchLine(BaseModel):
+    """One JSON line of `ask -`: a question, and optionally the conversation so far and the lesson the learner is on."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: StrictStr
+    history: list[Any] | None = None  # checked by the answer function, which says which message is wrong
+    lesson: StrictStr | None = None
+
+
+def _batch_lines(lines: Iterable[str]) -> Iterator[tuple[JsonLine, BatchLine | None, str | None]]:
+    """Each line as a batch request: a plain question, or a JSON object; a bad line gets a reason, and the rest go on."""
+    for line in json_lines(lines):
+        if not line.text.startswith("{"):
+            yield line, BatchLine(question=line.text), None
+            continue
+        request, problem = parse_line(BatchLine, line)
+        reason = f"{problem}; a JSON line needs a \"question\" string, and may add \"history\" and \"lesson\"" if problem else None
+        yield line, request if isinstance(request, BatchLine) else None, reason
 
 
 @click.command()
@@ -51,14 +62,15 @@ def ask(question: str, db_dir: Path | None, history_file: Path | None, lesson: s
     history = _read_history(history_file)
     guide = guide_for(settings)
     if question == "-":
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
-                continue
-            try:
-                asked, line_history, line_lesson = _batch_request(line.strip())
-                record = answer_question(guide, asked, line_history, line_lesson).to_dict()
-            except (QuestionError, ValueError) as err:
-                record = {"line": number, "question": line.strip(), "error": str(err)}
+        for line, request, problem in _batch_lines(sys.stdin):
+            record: dict[str, Any]
+            if request is None:
+                record = {"line": line.number, "question": line.text, "error": problem}
+            else:
+                try:
+                    record = answer_question(guide, request.question, request.history, request.lesson).to_dict()
+                except QuestionError as err:
+                    record = {"line": line.number, "question": line.text, "error": str(err)}
             click.echo(json.dumps(record, ensure_ascii=False))
         return
     try:

@@ -6,10 +6,20 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import BaseModel, ConfigDict, StrictStr
 
 from app.cli.common import db_option, guide_for, json_option, make_settings
+from core.files import json_lines, parse_line
 from core.quiz import CHOICE_LETTERS
 from core.store import IndexUnusableError
+
+
+class GradeLine(BaseModel):
+    """One line of `quiz --grade`: the item answered and the learner's reply."""
+
+    model_config = ConfigDict(extra="ignore")
+    item_id: StrictStr
+    reply: StrictStr
 
 
 @click.command()
@@ -32,17 +42,12 @@ def quiz(db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, 
     except (IndexUnusableError, QuizError) as err:
         raise click.ClickException(str(err)) from None
     if grade_stdin:
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
+        for line in json_lines(sys.stdin):
+            request, problem = parse_line(GradeLine, line)
+            if not isinstance(request, GradeLine):
+                click.echo(json.dumps({"line": line.number, "error": f"expected {{\"item_id\": ..., \"reply\": ...}} JSON: {problem}"}))
                 continue
-            try:
-                record = json.loads(line)
-                item_id, reply = record["item_id"], record["reply"]
-                if not isinstance(reply, str):
-                    raise TypeError("'reply' must be a string")
-            except (ValueError, KeyError, TypeError) as err:
-                click.echo(json.dumps({"line": number, "error": f"expected {{\"item_id\": ..., \"reply\": ...}} JSON: {err}"}))
-                continue
+            item_id, reply = request.item_id, request.reply
             if item_id not in items:
                 click.echo(json.dumps({"item_id": item_id, "error": f"no quiz item '{item_id}'; list them with `course-guide quiz --json`"}))
                 continue

@@ -153,5 +153,5 @@ def _compose(question, chosen, passages, retrieved, settings) -> Answer:
         if not blocks or blocks[-1][0] != candidate.sentence.is_item:
             blocks.append((candidate.sentence.is_item, []))
         blocks[-1][1].append(line)
-    text = "\n\n".join("\n".join(f"- {l}" for l in lines) if is_list else " ".join(lines) for is_list, lines in blocks)
+    text = "\n\n".join("\n".join(f"- {line}" for line in lines) if is_list else " ".join(lines) for is_list, lines in blocks)
     return Answer(question=question, answer=text, refused=False, citations=citations, retrieved=retrieved)

@@ -6,13 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-
 from app.engine.llm import LLMClient
-from prompts import PROMPTS_DIR
-from core.model import TextEmbedder
 from core.citations import renumber_markers, sentence_claims, support
+from core.model import TextEmbedder
 from core.text import content_words
 from core.types import Citation, RetrievedChunk
+from prompts import PROMPTS_DIR
 
 # History turns sent to the model: enough for follow-ups, little enough to keep prompts short.
 _HISTORY_TURNS = 6

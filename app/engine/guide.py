@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.engine.questions import UnknownLessonError
 from app.engine.answerers import Answerer, choose_answerer
 from app.engine.llm import LLMClient, llm_enabled
+from app.engine.questions import UnknownLessonError
 from app.engine.retrieval import LexicalIndex, RetrievalConfig, hybrid_search
 from app.engine.scope import ScopeEvidence, scope_evidence
 from core.index import IndexReader, open_store

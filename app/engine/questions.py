@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 from app.engine.conversation import Message
 from app.engine.scope import ScopeEvidence
-from core.types import RetrievedChunk
 from core.settings import Settings
+from core.types import RetrievedChunk
 
 MAX_HISTORY_MESSAGES = 40
 

@@ -46,7 +46,7 @@ def select_items(guide: Guide, items: dict[str, QuizItem], topic: str | None, n:
     if not hits or hits[0].score < guide.settings.refusal_threshold:
         raise QuizError(f"The course has no quiz questions on “{topic}”. Try a topic from the course contents, or say “quiz me” for a mix.")
     rank_of_chunk = {hit.chunk.id: rank for rank, hit in enumerate(hits) if hit.score >= hits[0].score - 0.15}
-    rank_of_section = {}
+    rank_of_section: dict[tuple[str, str], int] = {}
     for hit in hits:
         if hit.chunk.id in rank_of_chunk:
             rank_of_section.setdefault((hit.chunk.source, hit.chunk.section), rank_of_chunk[hit.chunk.id])
@@ -82,7 +82,7 @@ def _varied(items: list[QuizItem], n: int, spread_sections: bool = True) -> list
 
 def _mix_types(items: list[QuizItem]) -> list[QuizItem]:
     """Keep the order, but avoid asking the same kind of question twice in a row when another kind is waiting."""
-    rest, mixed = list(items), []
+    rest, mixed = list(items), list[QuizItem]()
     while rest:
         pick = next((i for i in rest if not mixed or i.type != mixed[-1].type), rest[0])
         rest.remove(pick)

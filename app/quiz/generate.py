@@ -8,13 +8,13 @@ from typing import Iterable
 
 import numpy as np
 
+from core.mining import BLANK, PRONOUN_START, Definition, definitions, heading_definitions, plain
 from core.model import TextEmbedder
 from core.quiz import TRUE_FALSE_CHOICES, QuizItem
 from core.text import (
     STOPWORDS,
     content_words,
 )
-from core.mining import BLANK, PRONOUN_START, Definition, definitions, heading_definitions, plain
 from core.types import Chunk
 
 _PAREN = re.compile(r"\s*\([^)]*\)")

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.engine.answer import STREAM_WORDS, stream_answer
-from app.engine.refusal import REFUSAL_MESSAGE, closest_topics
 from app.engine.guide import Guide
 from app.engine.questions import QuestionError
+from app.engine.refusal import REFUSAL_MESSAGE, closest_topics
 from app.web.messages import message_text
 from app.web.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn, strip_session
 from core.citations import link_markers
