@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench
+.PHONY: run test test-fast lint bench
 
 # torch goes in first, from the local CPU wheel; the constraint then keeps every later install from
 # replacing it with a CUDA build and several GB of CUDA packages.
@@ -20,8 +20,17 @@ run: $(STAMP)
 	$(VENV)/bin/course-guide ingest
 	$(VENV)/bin/course-guide serve
 
-test: $(STAMP) $(CHROMIUM)
+# Static checks first: a new lint or type error fails the suite before the slow tests run.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint $(CHROMIUM)
 	$(VENV)/bin/pytest
+
+# Logic only, with the hashing fake embedder: no model load, no browser (a few seconds).
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -m "not model and not browser"
 
 bench: $(STAMP)
 	$(PY) -m eval.bench

@@ -15,11 +15,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "datasets" / "refusal_calibration.jsonl"
 WARMUP_QUESTIONS = ["What is MLOps?", "How is data drift detected?", "What is a feature store?"]
-QUIET = {"log": lambda _m: None, "progress": False}
+QUIET: dict[str, Any] = {"log": lambda _m: None, "progress": False}
 
 
 def percentile(values: list[float], pct: int) -> float:

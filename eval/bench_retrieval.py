@@ -76,8 +76,8 @@ def _baseline_rankings(guide, cases, corpus: Path, workdir: Path) -> list[list[f
             documents.append(LCDocument(page_content=text, metadata={"source": source, "page": 0}))
             continue
         doc = load_document(path, corpus)
-        for page in sorted({s.page for s in doc.sections}):  # page by page, as PyPDFLoader does
-            text = "\n\n".join(s.text for s in doc.sections if s.page == page)
+        for page in sorted({s.page or 0 for s in doc.sections}):  # page by page, as PyPDFLoader does
+            text = "\n\n".join(s.text for s in doc.sections if (s.page or 0) == page)
             documents.append(LCDocument(page_content=text, metadata={"source": source, "page": page}))
     splitter = RecursiveCharacterTextSplitter(chunk_size=BASELINE_CHUNK_CHARS, chunk_overlap=BASELINE_OVERLAP)
     store = Chroma(

@@ -131,7 +131,7 @@ def generate(db_dir: Path | None, out_file: Path, per_lesson: int) -> None:
         raise click.ClickException(str(err)) from None
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
-    kinds = {}
+    kinds: dict[str, int] = {}
     for case in cases:
         kinds[case["generator"]] = kinds.get(case["generator"], 0) + 1
     detail = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import threading
@@ -317,7 +318,7 @@ def run_cases(
         lesson = case_lesson(case, titles)
         started = time.perf_counter()
         try:
-            answer = call_with_timeout(lambda case=case: answer_fn(guide, case.question, history=case.history), timeout_s)
+            answer = call_with_timeout(functools.partial(answer_fn, guide, case.question, history=case.history), timeout_s)
         except CaseTimeout as err:
             results.append(error_result(case, lesson, f"Timed out: {err}.", (time.perf_counter() - started) * 1000))
         except Exception as err:  # any failure of one case is that case's result, never the run's end

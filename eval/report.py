@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -331,7 +331,7 @@ def render_report(results: dict[str, Any]) -> str:
     )
 
 
-def _lesson_order(results: dict[str, Any], lessons: dict[str, Any]) -> list[str]:
+def _lesson_order(results: dict[str, Any], lessons: Iterable[str]) -> list[str]:
     """Lessons in course order (by file name), as the instructor wrote them; out-of-scope questions last."""
     order = {lesson["title"]: i for i, lesson in enumerate(results["coverage"]["lessons"])}
     order[OUT_OF_SCOPE_LESSON] = len(order) + 1

@@ -74,6 +74,7 @@ def test_env_settings_are_read_and_flags_override_them(shipped_settings, tmp_pat
     assert bad.exit_code == 1 and "Invalid setting" in bad.output and "top_k" in bad.output
 
 
+@pytest.mark.model  # the command it runs loads the real model
 def test_installed_command_ingests_and_answers(course, tmp_path):
     """The real console script, in a fresh process: what a user types."""
     exe = Path(sys.executable).with_name("course-guide")
@@ -93,6 +94,7 @@ def test_installed_command_ingests_and_answers(course, tmp_path):
     assert "curved mirror" in data["answer"]
 
 
+@pytest.mark.model  # the command it runs loads the real model
 def test_serve_command_warns_without_index_and_still_serves(tmp_path):
     """`course-guide serve` as a user starts it: the log says to ingest, and the page loads."""
     exe = Path(sys.executable).with_name("course-guide")

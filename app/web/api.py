@@ -4,9 +4,9 @@
 import itertools
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -31,6 +31,7 @@ from core.store import IndexUnusableError
 from core.types import Answer, Chunk
 
 log = logging.getLogger("course_guide")
+F = TypeVar("F", bound=Callable[..., Any])
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
 # Caps on what one request may carry. A longer history is accepted, but only its last MAX_HISTORY_MESSAGES
@@ -38,7 +39,7 @@ WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
 HISTORY_MESSAGES_ACCEPTED = 100
 MAX_MESSAGE_CHARS = 8000
 MAX_LESSON_CHARS = 200
-ASK_EXAMPLE = {"question": "What is a model registry?", "history": [], "lesson": "model-registry-and-packaging"}
+ASK_EXAMPLE: dict[str, Any] = {"question": "What is a model registry?", "history": [], "lesson": "model-registry-and-packaging"}
 
 
 class HistoryMessage(BaseModel):
@@ -98,12 +99,29 @@ def _quiz_reply(turn: QuizTurn) -> dict:
             "score": session.score, "answered": len(session.results)}
 
 
-def ask_request_model(max_question_chars: int) -> type[AskBase]:
+class AskFields(AskBase):
+    """The shape of an ask request as the code reads it; the served model (ask_request_model) adds the length limit."""
+
+    question: str
+
+
+def ask_request_model(max_question_chars: int) -> type[AskFields]:
+    """The ask request with the question's length limit from the settings (FastAPI reads it from the annotation)."""
     return create_model(
         "AskRequest",
-        __base__=AskBase,
+        __base__=AskFields,
         question=(str, Field(min_length=1, max_length=max_question_chars, description="The learner's question.")),
     )
+
+
+def _body_model(model: type[BaseModel]) -> Callable[[F], F]:
+    """Make FastAPI read the request body as `model` (built per app, from the settings) while the code is typed
+    against its static base: FastAPI takes the model from the endpoint's annotation."""
+    def apply(endpoint: F) -> F:
+        endpoint.__annotations__["body"] = model
+        return endpoint
+
+    return apply
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -185,7 +203,8 @@ def create_api(guide: Guide) -> FastAPI:
         return _error(405, f"{request.method} is not allowed here; see /api/docs.")
 
     @api.post("/ask", summary="Answer a question", response_description="The answer in the CLI's `ask --json` shape.")
-    def ask(body: AskRequest) -> dict:
+    @_body_model(AskRequest)
+    def ask(body: AskFields) -> dict:
         history = [m.model_dump() for m in body.history or []]
         return answer_question(guide, body.question, history=history, lesson=body.lesson).to_dict()
 
@@ -195,7 +214,8 @@ def create_api(guide: Guide) -> FastAPI:
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}, "description": "`token` events ({text}), then `answer` (the full answer JSON), then `done`; `error` ({error}) if it fails midway."}},
     )
-    def ask_stream(body: AskRequest) -> StreamingResponse:
+    @_body_model(AskRequest)
+    def ask_stream(body: AskFields) -> StreamingResponse:
         history = [m.model_dump() for m in body.history or []]
         pieces = stream_answer(guide, body.question, history=history, lesson=body.lesson)
         # The first piece is taken here, so a question that cannot be answered gets a 4xx, not a stream.

@@ -1,0 +1,1 @@
+"""App: the answer function and its front ends (CLI, Gradio chat, lesson view)."""

@@ -1,0 +1,21 @@
+"""The `course-guide` click group. Each command lives in its own module and is registered here."""
+from __future__ import annotations
+
+import click
+
+from app.cli import ask, calibrate, ingest, quiz, serve
+from eval.cli import eval_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="course-guide")
+def main() -> None:
+    """Course Guide: answers learners' questions from your course documents, with citations."""
+
+
+main.add_command(ingest.ingest)
+main.add_command(ask.ask)
+main.add_command(serve.serve)
+main.add_command(calibrate.calibrate)
+main.add_command(quiz.quiz)
+main.add_command(eval_group)

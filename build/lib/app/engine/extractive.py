@@ -1,0 +1,157 @@
+"""The offline answerer: pick the course sentences that best answer the question and cite each one; nothing is reworded."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.engine.conversation import definition_target
+from core.settings import Settings
+from core.text import Sentence, content_words, split_sentences
+from core.types import Answer, Citation, RetrievedChunk
+
+_TERM_ITEM = re.compile(r"^\*\*(.+?)\*\*\s*:")
+_PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their)\b", re.I)
+_LONGEST_LIST = 9  # items quoted after a list lead-in
+# Passages scoring this far below the best one are not quoted: they are usually off-topic neighbours.
+_PASSAGE_MARGIN = 0.12
+
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rank: int  # rank of its passage
+    sentence: Sentence
+    score: float
+
+
+def _definition_target(question: str) -> list[str]:
+    return content_words(definition_target(question) or "")
+
+
+def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[str, float]) -> list[list[_Candidate]]:
+    terms = set(content_words(question))
+    weight = sum(idf.get(t, 1.0) for t in terms) or 1.0
+    target = _definition_target(question)
+    best_passage = passages[0].score
+    scored: list[list[_Candidate]] = []
+    for rank, hit in enumerate(passages):
+        heading_words = set(content_words(hit.chunk.section.split(" > ")[-1]))
+        candidates = []
+        sentences = split_sentences(hit.chunk.text)
+        for position, sentence in enumerate(sentences):
+            words = content_words(sentence.text)
+            overlap = sum(idf.get(t, 1.0) for t in terms & set(words)) / weight
+            score = 0.45 * overlap + 0.55 * (hit.score / best_passage)
+            if target and _defines(sentence.text, target):
+                score += 0.25
+            if position == 0 and terms & heading_words:
+                score += 0.05
+            if len(words) < 4:
+                score -= 0.2
+            leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
+            if sentence.text.endswith(":") and not leads_into_list:
+                score -= 0.3  # a lead-in to code or a figure says nothing by itself
+            candidates.append(_Candidate(rank, sentence, score))
+        scored.append(candidates)
+    return scored
+
+
+def _defines(sentence: str, target: list[str]) -> bool:
+    """'X is ...', 'X, short for ..., is ...' or '**X**: ...': the sentence opens with the asked-for term and says what it is."""
+    term = _TERM_ITEM.match(sentence)
+    if term:
+        return all(t in content_words(term.group(1)) for t in target)
+    opening = sentence.lower().split()[: len(target) + 10]
+    opening_words = content_words(" ".join(opening))
+    return all(t in opening_words for t in target) and any(w in ("is", "are", "refers", "means") for w in opening)
+
+
+def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[str, float], settings: Settings) -> Answer:
+    """Pick the course sentences that best answer the question and cite each one; nothing is reworded."""
+    passages = _quotable_passages(retrieved)
+    scored = _score_sentences(question, passages, idf)
+    flat = sorted((c for cands in scored for c in cands), key=lambda c: -c.score)
+    if not flat:
+        return _quote_passage(question, passages[0], retrieved, settings)
+    best = flat[0]
+    chosen: list[_Candidate] = [best]
+    limit = settings.max_answer_sentences
+
+    def take(candidate: _Candidate) -> None:
+        if candidate not in chosen and len(chosen) < limit:
+            chosen.append(candidate)
+
+    same_passage = scored[best.rank]
+    index_in_passage = same_passage.index(best)
+    if best.sentence.text.rstrip().endswith(":"):
+        # A lead-in such as "MLOps provides several benefits:" answers through the list that follows it.
+        limit = max(limit, _LONGEST_LIST)
+        items = _list_after(same_passage, index_in_passage)
+        continuation = next((i for i, hit in enumerate(passages) if hit.neighbour_of == passages[best.rank].chunk.id), None)
+        if continuation is not None and len(items) == len(same_passage) - index_in_passage - 1:
+            # The list runs to the end of the passage, so it goes on in the next one (the chunk was split there).
+            items += _list_after(scored[continuation], -1)
+        for following in items:
+            if all(c.sentence.block != following.sentence.block or c.rank != following.rank for c in chosen) and not _redundant(following, chosen):
+                take(following)
+    else:
+        if _PRONOUN_START.match(best.sentence.text) and index_in_passage > 0:
+            take(same_passage[index_in_passage - 1])
+        for candidate in flat[1:]:
+            if candidate.score < 0.8 * best.score or len(chosen) >= limit:
+                break
+            if not candidate.sentence.text.endswith(":") and not _redundant(candidate, chosen):
+                take(candidate)
+    # The passage holding the best sentence leads; the rest follow in retrieval order, each in reading order.
+    chosen.sort(key=lambda c: (c.rank != best.rank, c.rank, c.sentence.start))
+    return _compose(question, chosen, passages, retrieved, settings)
+
+
+def _quotable_passages(retrieved: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """The ranked passages close enough in meaning to the best one to quote, then the continuations of those."""
+    ranked = [hit for hit in retrieved if hit.neighbour_of is None]
+    best = max(hit.score for hit in ranked)
+    chosen = [hit for i, hit in enumerate(ranked) if i == 0 or hit.score >= best - _PASSAGE_MARGIN]
+    ids = {hit.chunk.id for hit in chosen}
+    return chosen + [hit for hit in retrieved if hit.neighbour_of in ids]
+
+
+def _list_after(candidates: list[_Candidate], index: int) -> list[_Candidate]:
+    """The list items that directly follow position `index` (-1: the passage's opening items)."""
+    items = []
+    for following in candidates[index + 1 :]:
+        if not following.sentence.is_item:
+            break
+        items.append(following)
+    return items
+
+
+def _quote_passage(question: str, passage: RetrievedChunk, retrieved: list[RetrievedChunk], settings: Settings) -> Answer:
+    """Passages with no prose (only code or a table) are quoted whole: that is the course's answer."""
+    citation = Citation.for_chunk(1, passage.chunk, settings.base_url())
+    return Answer(question=question, answer=f"{passage.chunk.text}\n\n[1]", refused=False, citations=[citation], retrieved=retrieved)
+
+
+def _redundant(candidate: _Candidate, chosen: list[_Candidate]) -> bool:
+    words = set(content_words(candidate.sentence.text))
+    for other in chosen:
+        theirs = set(content_words(other.sentence.text))
+        if words and len(words & theirs) / len(words | theirs) > 0.5:
+            return True
+    return False
+
+
+def _compose(question, chosen, passages, retrieved, settings) -> Answer:
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    blocks: list[tuple[bool, list[str]]] = []  # (is a list, lines)
+    for candidate in chosen:
+        if candidate.rank not in numbers:
+            numbers[candidate.rank] = len(numbers) + 1
+            citations.append(Citation.for_chunk(numbers[candidate.rank], passages[candidate.rank].chunk, settings.base_url()))
+        line = f"{candidate.sentence.text} [{numbers[candidate.rank]}]"
+        if not blocks or blocks[-1][0] != candidate.sentence.is_item:
+            blocks.append((candidate.sentence.is_item, []))
+        blocks[-1][1].append(line)
+    text = "\n\n".join("\n".join(f"- {line}" for line in lines) if is_list else " ".join(lines) for is_list, lines in blocks)
+    return Answer(question=question, answer=text, refused=False, citations=citations, retrieved=retrieved)

@@ -1,0 +1,107 @@
+"""The Guide: everything answering needs (settings, embedder, index, answerer), and open_guide, the one place that builds it."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.engine.answerers import Answerer, choose_answerer
+from app.engine.llm import LLMClient, llm_enabled
+from app.engine.questions import UnknownLessonError
+from app.engine.retrieval import LexicalIndex, RetrievalConfig, hybrid_search
+from app.engine.scope import ScopeEvidence, scope_evidence
+from core.index import IndexReader, open_store
+from core.model import TextEmbedder
+from core.settings import Settings
+from core.store import Manifest
+from core.types import RetrievedChunk
+
+T = TypeVar("T")
+
+
+@dataclass
+class Guide:
+    """Everything answering needs, built once at the entry point and shared by the chat, the CLI and the API."""
+
+    settings: Settings
+    embedder: TextEmbedder
+    index: IndexReader
+    answerer: Answerer
+    llm: LLMClient | None = None  # the configured LLM endpoint, also used for quiz items and the eval judge
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    # What is derived from the live generation's chunks (BM25, generated quiz items), by name; dropped when
+    # an ingest publishes a new generation. Every replica derives the same from the same index.
+    _derived: dict[str, Any] = field(default_factory=dict)
+    _derived_generation: str | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # the chat answers in worker threads
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """`build()`'s result for the live generation, built once per generation."""
+        manifest = self.index.refresh()
+        with self._lock:
+            if self._derived_generation != manifest.generation:
+                self._derived, self._derived_generation = {}, manifest.generation
+            if name not in self._derived:
+                self._derived[name] = build()
+            return self._derived[name]
+
+    def lexical(self) -> LexicalIndex:
+        """BM25 and word IDF over the live generation's chunks, rebuilt only when an ingest published a new one."""
+        return self.derived("lexical", lambda: LexicalIndex(self.index.refresh().generation, self.index.chunks()))
+
+    def idf(self) -> dict[str, float]:
+        return self.lexical().idf
+
+    def corpus_dir(self, manifest: Manifest | None) -> Path:
+        """The course folder that lesson links open: as configured, else the one `manifest`'s index was built from."""
+        if "corpus_dir" in self.settings.model_fields_set or manifest is None:
+            return Path(self.settings.corpus_dir)
+        return Path(manifest.corpus_dir)
+
+    def resolve_lesson(self, lesson: str | None) -> str | None:
+        """The indexed source file a lesson hint names, or None for no hint; UnknownLessonError if none matches.
+
+        A hint may be the file ("09-model-monitoring.md"), its stem, or its stem without the number
+        ("model-monitoring"), so a course page can say which lesson it is in its own words."""
+        if lesson is None or not lesson.strip():
+            return None
+        wanted = lesson.strip().strip("/").lower()
+        sources = sorted(self.index.refresh().files)
+        for source in sources:
+            stem = Path(source).with_suffix("").as_posix().lower()
+            if wanted in (source.lower(), stem, re.sub(r"^\d+[-_ ]*", "", stem)):
+                return source
+        raise UnknownLessonError(f"There is no lesson called {lesson!r} in this course. Use a lesson file name such as {sources[0]!r}." if sources else f"There is no lesson called {lesson!r}: the course index is empty.")
+
+    def scope(self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None) -> ScopeEvidence:
+        """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic)."""
+        return scope_evidence(question, topic or question, retrieved, self.lexical())
+
+    def retrieve(self, question: str, k: int | None = None, lesson: str | None = None) -> list[RetrievedChunk]:
+        """The best passages for the question, best first, then the continuations of split ones.
+
+        `lesson` is a source file (see resolve_lesson) whose passages get a small boost."""
+        vector = self.embedder.encode([question])[0]
+        return hybrid_search(question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson)
+
+
+
+def open_guide(settings: Settings, embedder: TextEmbedder | None = None, *, require_index: bool = True) -> Guide:
+    """The one place a Guide is built, for every command, the server, eval, calibration, the benchmarks and the tests.
+
+    The index is opened from the store the settings name (a folder or a Chroma server). With
+    `require_index`, a missing or damaged index raises IndexUnusableError before the slow model load;
+    without it (the server), the guide opens anyway and says so on each request until an ingest publishes.
+    The answerer is chosen here, once: the LLM one when an endpoint is configured."""
+    index = IndexReader(open_store(settings))
+    if require_index:
+        index.refresh()
+    if embedder is None:
+        from core.model import load_embedder
+
+        embedder = load_embedder(settings.model_path)
+    llm = LLMClient(settings) if llm_enabled(settings) else None
+    return Guide(settings, embedder, index, choose_answerer(llm), llm)

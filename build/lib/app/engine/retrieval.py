@@ -1,0 +1,186 @@
+"""Hybrid retrieval: BM25 and dense MiniLM search fused, a lesson hint, MMR for diversity, and split passages rejoined."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from core.text import content_words
+from core.types import Chunk, RetrievedChunk
+
+Fusion = Literal["rrf", "weighted"]
+# Reciprocal-rank-fusion constant from Cormack et al. (2009); it damps the weight of the very first ranks.
+_RRF_K = 60
+# Passages this alike (cosine) are the same text, e.g. a paragraph copied into two lessons.
+_NEAR_COPY = 0.95
+
+
+class VectorSearch(Protocol):
+    """The dense half: what IndexReader offers."""
+
+    def search(self, query_embedding: np.ndarray, k: int) -> list[RetrievedChunk]: ...
+
+    def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]: ...
+
+
+@dataclass
+class RetrievalConfig:
+    """How the halves are combined; the defaults were chosen on the dev set by `make bench` (README, 'Retrieval')."""
+
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    fusion: Fusion = "weighted"
+    dense_weight: float = 0.8  # weighted fusion: share of the (cosine) dense score; the rest is normalised BM25
+    candidates: int = 30  # from each half, before fusion
+    mmr_lambda: float = 0.75  # 1.0 = pure relevance, lower = more diversity
+    # Added to the fused score of the hinted lesson's passages: enough to bring its best passage into the top k
+    # for a vague question, too little to outrank a clearly better passage elsewhere (not tuned: no dev-set hints).
+    lesson_boost: float = 0.1
+    neighbours: bool = True
+
+
+class LexicalIndex:
+    """BM25 over one index generation's chunks (lesson title, section path and text), plus word IDF for the answerer.
+
+    Built once per generation from the chunks the index holds, so it follows incremental ingests without
+    per-question rebuilds and can never return a chunk the dense index no longer has."""
+
+    def __init__(self, generation: str, chunks: list[Chunk]):
+        self.generation = generation
+        self.chunks = chunks
+        self.position = {chunk.id: i for i, chunk in enumerate(chunks)}
+        tokens = [content_words(chunk.embed_text()) for chunk in chunks]
+        self._bm25 = BM25Okapi(tokens) if chunks else None
+        df = Counter(word for words in tokens for word in set(words))
+        self.idf = {w: math.log((1 + len(chunks)) / (1 + n)) + 1.0 for w, n in df.items()}
+
+    def search(self, question: str, k: int) -> list[tuple[Chunk, float]]:
+        terms = content_words(question)
+        if self._bm25 is None or not terms:
+            return []
+        scores = self._bm25.get_scores(terms)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(self.chunks[i], float(scores[i])) for i in best if scores[i] > 0]
+
+    def coverage(self, question: str, chunk: Chunk) -> float:
+        """Share of the question's word weight (IDF) that `chunk` contains: the lexical evidence for refusal."""
+        terms = set(content_words(question))
+        if not terms:
+            return 0.0
+        present = set(content_words(chunk.embed_text()))
+        total = sum(self.idf.get(t, self._unseen_idf) for t in terms)
+        return sum(self.idf.get(t, self._unseen_idf) for t in terms & present) / total
+
+    @property
+    def _unseen_idf(self) -> float:
+        # A word the course never uses weighs as much as the rarest word it does use.
+        return math.log(1 + len(self.chunks)) + 1.0
+
+    def neighbour(self, chunk: Chunk, step: int) -> Chunk | None:
+        """The chunk `step` places away in the same section, if the section was split there."""
+        i = self.position.get(chunk.id)
+        if i is None or not 0 <= i + step < len(self.chunks):
+            return None
+        other = self.chunks[i + step]
+        return other if other.source == chunk.source and other.section == chunk.section else None
+
+
+def _normalise(values: dict[str, float]) -> dict[str, float]:
+    top = max(values.values(), default=0.0)
+    return {k: v / top for k, v in values.items()} if top > 0 else {k: 0.0 for k in values}
+
+
+def fuse(dense: dict[str, float], lexical: dict[str, float], config: RetrievalConfig) -> dict[str, float]:
+    """One score per candidate id from the dense cosine scores and the raw BM25 scores."""
+    ids = set(dense) | set(lexical)
+    if config.fusion == "rrf":
+        fused = dict.fromkeys(ids, 0.0)
+        for scores in (dense, lexical):
+            for rank, key in enumerate(sorted(scores, key=lambda k: -scores[k])):
+                fused[key] += 1.0 / (_RRF_K + rank + 1)
+        return fused
+    bm25 = _normalise(lexical)
+    return {k: config.dense_weight * dense.get(k, 0.0) + (1 - config.dense_weight) * bm25.get(k, 0.0) for k in ids}
+
+
+def mmr(order: list[str], relevance: dict[str, float], vectors: dict[str, np.ndarray], k: int, lam: float) -> list[str]:
+    """Maximal marginal relevance: the top `k` ids, each chosen for relevance minus its likeness to those already chosen."""
+    rel = _normalise({key: relevance[key] - min(relevance.values()) for key in order}) if order else {}
+    chosen: list[str] = []
+    copies: list[str] = []
+    remaining = list(order)
+
+    def likeness(key: str) -> float:
+        return max((float(vectors[key] @ vectors[c]) for c in chosen if key in vectors and c in vectors), default=0.0)
+
+    while remaining and len(chosen) < k:
+        best = max(remaining, key=lambda key: lam * rel[key] - (1 - lam) * likeness(key))  # ties: the fused order
+        remaining.remove(best)
+        if likeness(best) >= _NEAR_COPY:
+            copies.append(best)  # the same text in two lessons: used only if nothing else is left
+            continue
+        chosen.append(best)
+    return chosen + copies[: k - len(chosen)]
+
+
+def hybrid_search(
+    question: str,
+    query_vector: np.ndarray,
+    vectors: VectorSearch,
+    lexical: LexicalIndex,
+    k: int,
+    config: RetrievalConfig,
+    lesson: str | None = None,
+) -> list[RetrievedChunk]:
+    """The `k` best passages for the question, best first, then neighbours of split passages (marked as such)."""
+    by_id: dict[str, Chunk] = {}
+    dense: dict[str, float] = {}
+    if config.mode != "bm25":
+        for hit in vectors.search(query_vector, config.candidates):
+            by_id[hit.chunk.id] = hit.chunk
+            dense[hit.chunk.id] = hit.score
+    bm25: dict[str, float] = {}
+    if config.mode != "dense":
+        for chunk, score in lexical.search(question, config.candidates):
+            by_id.setdefault(chunk.id, chunk)
+            bm25[chunk.id] = score
+    if not by_id:
+        return []
+    stored = vectors.embeddings(list(by_id))
+    query = np.asarray(query_vector, dtype=np.float32)
+    # Exact cosine for every candidate, including the ones only BM25 found (vectors are unit length).
+    dense = {key: float(stored[key] @ query) for key in by_id if key in stored}
+    if config.mode == "dense":
+        fused = dict(dense)
+    elif config.mode == "bm25":
+        fused = dict(bm25)
+    else:
+        fused = fuse(dense, bm25, config)
+    if lesson:
+        boost = config.lesson_boost if config.fusion == "weighted" or config.mode != "hybrid" else config.lesson_boost / 10
+        fused = {key: score + (boost if by_id[key].source == lesson else 0.0) for key, score in fused.items()}
+    order = sorted(fused, key=lambda key: (-fused[key], key))
+    top = mmr(order, fused, stored, k, config.mmr_lambda) if config.mmr_lambda < 1 else order[:k]
+    hits = [RetrievedChunk(by_id[key], score=dense.get(key, 0.0), lexical_score=bm25.get(key, 0.0), rank_score=fused[key]) for key in top]
+    if config.neighbours:
+        hits += _neighbours(hits, lexical, vectors, query)
+    return hits
+
+
+def _neighbours(hits: list[RetrievedChunk], lexical: LexicalIndex, vectors: VectorSearch, query: np.ndarray) -> list[RetrievedChunk]:
+    """The next passage of each hit's section, where the section was split after it (a list or paragraph may go on)."""
+    have = {hit.chunk.id for hit in hits}
+    extra: list[tuple[Chunk, str]] = []  # (neighbour, id of the hit it continues)
+    for hit in hits:
+        following = lexical.neighbour(hit.chunk, +1)
+        if following is not None and following.id not in have:
+            have.add(following.id)
+            extra.append((following, hit.chunk.id))
+    stored = vectors.embeddings([chunk.id for chunk, _ in extra]) if extra else {}
+    return [
+        RetrievedChunk(chunk, score=float(stored[chunk.id] @ query) if chunk.id in stored else 0.0, neighbour_of=origin)
+        for chunk, origin in extra
+    ]

@@ -1,0 +1,146 @@
+"""The Gradio chat: a thin front end over answer_question that streams the answer and links every citation."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+
+from app.engine.answer import STREAM_WORDS, stream_answer
+from app.engine.guide import Guide
+from app.engine.questions import QuestionError
+from app.engine.refusal import REFUSAL_MESSAGE, closest_topics
+from app.web.messages import message_text
+from app.web.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn, strip_session
+from core.citations import link_markers
+from core.store import IndexMissingError, IndexUnusableError
+from core.text import heading_question as _heading_question
+from core.types import Answer
+
+CHAT_CSS = """
+.guide-header h1 { margin-bottom: 0; }
+.guide-header p { margin-top: .2rem; opacity: .8; }
+.guide-status { border-left: 4px solid #f59e0b; padding-left: .8rem; }
+"""
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer with each [n] linked to its passage, and the sources (or the nearest topics) listed below.
+
+    Links are relative, so they work whatever host name the learner reached the chat by."""
+    chunks = {r.chunk.id: r.chunk for r in answer.retrieved}
+    links = {c.n: chunks[c.chunk_id].link() for c in answer.citations}
+    body = link_markers(answer.answer, links)
+    if answer.refused:
+        topics = closest_topics(answer.retrieved)
+        if not topics:
+            return body
+        body = REFUSAL_MESSAGE  # the topics are listed as links below instead of in the sentence
+        listed = "\n".join(f"- [{hit.chunk.location()}]({hit.chunk.link()})" for hit in topics)
+        return f"{body}\n\n**Closest topics in the course**\n\n{listed}"
+    sources = "\n".join(f"{c.n}. [{chunks[c.chunk_id].location()}]({links[c.n]})" for c in answer.citations)
+    return f"{body}\n\n**Sources**\n\n{sources}"
+
+
+def answer_preamble(answer: Answer) -> str:
+    """Lines shown above an answer: how a follow-up was understood, and any notice (e.g. the LLM was unavailable)."""
+    lines = []
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines.append(f"*Answering: {answer.standalone_question}*")
+    if answer.notice:
+        lines.append(f"*{answer.notice}*")
+    return "".join(f"{line}\n\n" for line in lines)
+
+
+def stream_words(text: str) -> Iterator[str]:
+    """Growing prefixes of `text`, a few words at a time, cut at spaces (a link still streaming shows as text briefly)."""
+    words = text.split(" ")
+    for end in range(STREAM_WORDS, len(words), STREAM_WORDS):
+        yield " ".join(words[:end])
+    yield text
+
+
+def plain_history(history: list[dict]) -> list[dict[str, str]]:
+    """The chat so far as {role, content} text messages, each answer without its Sources list (links, not content)."""
+    messages = []
+    for message in history:
+        text = strip_session(message_text(message.get("content"))).split("\n\n**Sources**")[0].split("\n\n**Closest topics")[0]
+        if message.get("role") in ("user", "assistant") and text.strip():
+            messages.append({"role": message["role"], "content": text})
+    return messages
+
+
+def example_questions(guide: Guide, limit: int = 4) -> list[str]:
+    """Questions the course's own headings ask, one per lesson, to help a learner start."""
+    try:
+        chunks = guide.index.chunks()
+    except IndexUnusableError:
+        return []
+    examples: dict[str, str] = {}  # lesson -> question
+    for chunk in chunks:
+        question = _heading_question(chunk.section.split(" > ")[-1])
+        if question and chunk.source not in examples and question not in examples.values():
+            examples[chunk.source] = question
+    return list(examples.values())[:limit]
+
+
+def index_status(guide: Guide) -> str:
+    """A notice for the page when there is no usable index; empty when all is well."""
+    try:
+        guide.index.refresh()
+    except IndexMissingError:
+        return (
+            f"**No course index yet.** Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {guide.settings.db_dir}` "
+            "and reload this page."
+        )
+    except IndexUnusableError as err:
+        return f"**The course index cannot be read.** {err}"
+    return ""
+
+
+def build_chat(guide: Guide) -> gr.Blocks:
+    def respond(message: str, history: list[dict]) -> Iterator[str]:
+        shown = ""
+        try:
+            quiz_reply = quiz_turn(guide, message, history)  # "quiz me on ..." and replies during a quiz
+            if quiz_reply is not None:
+                yield quiz_reply
+                return
+            for event in stream_answer(guide, message, plain_history(history)):
+                if isinstance(event, Answer):
+                    final = answer_preamble(event) + answer_markdown(event)
+                    # An offline answer is ready at once: stream it with its links, so the text never jumps.
+                    yield from (stream_words(final) if event.answerer == "extractive" and not shown else [final])
+                elif guide.answerer.streams_tokens:
+                    shown += event  # generated tokens, shown as they come; the checked answer replaces them
+                    yield shown
+        except QuestionError as err:
+            yield str(err)
+        except IndexUnusableError as err:
+            yield f"**The course index is missing or damaged.** {err}"
+
+    examples = example_questions(guide)
+    with gr.Blocks(title="Course Guide") as demo:
+        gr.Markdown(
+            "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from. "
+            "[Browse the course contents](/course/)",
+            elem_classes="guide-header",
+        )
+        status = gr.Markdown(index_status(guide), elem_classes="guide-status")
+        chat = gr.ChatInterface(
+            respond,
+            chatbot=gr.Chatbot(
+                height=520,
+                show_label=False,
+                placeholder="Ask a question about the course" + (", or pick an example below." if examples else "."),
+                buttons=["copy"],
+                elem_id="guide-chat",
+            ),
+            textbox=gr.Textbox(
+                placeholder="Ask about the course…", max_lines=6, elem_id="guide-question", submit_btn="Ask", show_label=False
+            ),
+            examples=(examples + [QUIZ_EXAMPLE]) if examples else None,
+            api_name="ask",
+        )
+        add_quiz_button(guide, chat)
+        demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")
+    return demo

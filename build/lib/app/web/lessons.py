@@ -1,0 +1,98 @@
+"""The lesson pages at /course/...: each course document as HTML whose heading ids match the citation anchors, and the contents page."""
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import HTTPException
+
+from core.markup import html_to_markdown, render_markdown, render_plaintext
+from core.store import FileEntry
+from ingest.loaders import FORMATS, decode_text
+
+log = logging.getLogger("course_guide")
+
+_LESSON_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Course Guide</title>
+<style>
+:root {{ color-scheme: light dark; --accent: #4f46e5; --mark: #fef3c7; --text: #1f2937; --bg: #ffffff; --muted: #6b7280; }}
+@media (prefers-color-scheme: dark) {{ :root {{ --mark: #3f3a1a; --text: #e5e7eb; --bg: #111827; --muted: #9ca3af; --accent: #a5b4fc; }} }}
+body {{ margin: 0; font: 17px/1.65 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--text); background: var(--bg); }}
+header {{ border-bottom: 1px solid #e5e7eb55; padding: .8rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }}
+header a {{ color: var(--accent); text-decoration: none; font-weight: 600; }}
+header span, li small {{ color: var(--muted); font-size: .9rem; }}
+main {{ max-width: 46rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; }}
+h1, h2, h3, h4 {{ line-height: 1.25; scroll-margin-top: 1rem; }}
+a {{ color: var(--accent); }}
+pre {{ overflow-x: auto; padding: .8rem; border-radius: 6px; background: #8881; }}
+code {{ font-size: .9em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #8884; padding: .3rem .6rem; }}
+.cited {{ background: var(--mark); border-left: 4px solid var(--accent); padding-left: .8rem; margin-left: -1.05rem; }}
+h1.cited, h2.cited, h3.cited, h4.cited {{ margin-bottom: 0; padding-top: .4rem; }}
+p.cited, ul.cited, ol.cited, pre.cited, table.cited {{ margin-top: 0; margin-bottom: 0; padding-top: .5rem; padding-bottom: .5rem; }}
+ul.cited, ol.cited {{ padding-left: 2.6rem; }}
+</style></head>
+<body><header><a href="/">&larr; Course Guide chat</a><a href="/course/">Contents</a><span>{source}</span></header>
+<main>{body}</main>
+<script>
+// Mark the cited section: the heading the link points at and its text, up to the next heading.
+function markCited() {{
+  document.querySelectorAll('.cited').forEach(el => el.classList.remove('cited'));
+  const id = decodeURIComponent(location.hash.slice(1));
+  const heading = id && document.getElementById(id);
+  if (!heading || !/^H[1-6]$/.test(heading.tagName)) return;
+  heading.classList.add('cited');
+  for (let el = heading.nextElementSibling; el; el = el.nextElementSibling) {{
+    if (/^H[1-6]$/.test(el.tagName)) break;
+    el.classList.add('cited');
+  }}
+  heading.scrollIntoView();
+}}
+window.addEventListener('hashchange', markCited);
+markCited();
+</script>
+</body></html>"""
+
+
+def resolve_course_file(corpus_dir: Path, relative: str, indexed: set[str]) -> Path:
+    """The course file at `relative`, or 404.
+
+    Only files the index holds are served, so hidden drafts, skipped files and anything outside the course
+    folder ('..', absolute paths, symlinks, encoded variants) never are; the resolved path is checked as well,
+    in case a file was swapped for a link after ingest."""
+    root = Path(corpus_dir).resolve()
+    if relative not in indexed:
+        raise HTTPException(404, "No such course document.")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise HTTPException(404, "No such course document.")
+    return target
+
+
+def lesson_page(path: Path, source: str, title: str) -> str:
+    """A course document as a readable HTML page whose heading ids match the citation anchors."""
+    text = decode_text(path.read_bytes())
+    fmt = FORMATS[path.suffix.lower()]
+    if fmt == "markdown":
+        body = render_markdown(text)
+    elif fmt == "html":
+        body = render_markdown(html_to_markdown(text))
+    else:
+        body = render_plaintext(text)
+    return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body=body)
+
+
+def contents_page(files: dict[str, FileEntry]) -> str:
+    """Every lesson in the index, in course order, so a learner can browse as well as ask."""
+    items = "\n".join(
+        f'<li><a href="/course/{quote(source)}">{html.escape(entry.title)}</a> <small>{html.escape(source)}</small></li>'
+        for source, entry in sorted(files.items())
+    )
+    body = f"<h1>Course contents</h1>\n<ol>{items}</ol>" if files else "<h1>Course contents</h1><p>No course index yet.</p>"
+    return _LESSON_PAGE.format(title="Course contents", source="", body=body)
+
+

@@ -1,0 +1,130 @@
+"""Embedding security as ASGI middleware: which origins may call the API or frame the pages, and per-client rate limits."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from urllib.parse import urlsplit
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Pages served from the developer's own machine may always embed the guide, whatever their port.
+_DEVELOPMENT_ORIGIN = re.compile(r"https?://(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?")
+_DEVELOPMENT_FRAME_SOURCES = ("http://localhost:*", "http://127.0.0.1:*", "https://localhost:*", "https://127.0.0.1:*")
+
+
+class OriginPolicy:
+    """The course sites allowed to use the guide from the browser: the allowlist, localhost, and the guide itself."""
+
+    def __init__(self, allowed_origins: list[str]):
+        self.allowed = frozenset(allowed_origins)
+
+    def allows(self, origin: str, host: str | None = None) -> bool:
+        """Whether a request with this Origin header may be served; `host` is the request's Host (same origin is fine)."""
+        if origin in self.allowed or _DEVELOPMENT_ORIGIN.fullmatch(origin):
+            return True
+        return bool(host) and urlsplit(origin).netloc == host
+
+    def cors_regex(self) -> str:
+        return _DEVELOPMENT_ORIGIN.pattern
+
+    def frame_ancestors(self) -> str:
+        return " ".join(["frame-ancestors 'self'", *_DEVELOPMENT_FRAME_SOURCES, *sorted(self.allowed)])
+
+
+async def send_json_error(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """A JSON {"error": message} response, the shape every API error has."""
+    body = json.dumps({"error": message}).encode()
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class OriginGateMiddleware:
+    """Refuses API requests from origins off the allowlist with 403, so no other site can use the API from a browser.
+
+    Requests without an Origin header (curl, servers) are not browsers acting for another site and pass."""
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy):
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        origin = _header(scope, b"origin") if scope["type"] == "http" else None
+        if origin is not None and not self.policy.allows(origin, _header(scope, b"host")):
+            await send_json_error(
+                send, 403, f"The origin {origin} may not use this Course Guide. Add it to COURSE_GUIDE_ALLOWED_ORIGINS."
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class FrameAncestorsMiddleware:
+    """Adds `Content-Security-Policy: frame-ancestors ...` to every HTML page, so only allowed sites can frame them."""
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy):
+        self.app = app
+        self.header = (b"content-security-policy", policy.frame_ancestors().encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if content_type.startswith(b"text/html"):
+                    message = {**message, "headers": [*headers, self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+class RateLimitMiddleware:
+    """At most `per_minute` requests per client address in any sliding minute, else 429 with Retry-After.
+
+    A moving window from the `limits` library (the engine behind slowapi): a fixed window would let a client
+    send twice the limit across a minute boundary. Counts live in this process, so each replica limits on its
+    own. Paths in `exempt` (health checks, the API description) and CORS preflights are not counted."""
+
+    def __init__(self, app: ASGIApp, per_minute: int, exempt: tuple[str, ...] = ()):
+        self.app = app
+        self.item = RateLimitItemPerMinute(per_minute)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.exempt = exempt
+
+    def _path(self, scope: Scope) -> str:
+        # Mounted under /api, the path relative to the mount is what the exemptions name.
+        return scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or self._path(scope) in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        # Behind a reverse proxy, uvicorn has already put the forwarded client address here (FORWARDED_ALLOW_IPS).
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        if not self.limiter.hit(self.item, client):
+            reset = self.limiter.get_window_stats(self.item, client).reset_time
+            retry_after = max(1, math.ceil(reset - time.time()))
+            await send_json_error(
+                send,
+                429,
+                f"Too many questions from this address: the limit is {self.item.amount} per minute. Try again in {retry_after} s.",
+                {"Retry-After": str(retry_after)},
+            )
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,76 @@
+"""The web server: the Gradio chat at /, and the course documents at /course/... so that citation links open the cited passage."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
+
+from app.engine.guide import Guide
+from app.web.lessons import contents_page, lesson_page, resolve_course_file
+from core.store import IndexUnusableError
+from ingest.loaders import BadFileError
+
+log = logging.getLogger("course_guide")
+
+def create_app(guide: Guide) -> FastAPI:
+    """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model."""
+    import gradio as gr
+
+    from app.web.api import mount_api
+    from app.web.chat import CHAT_CSS, build_chat
+
+    api = FastAPI(title="Course Guide", docs_url=None, redoc_url=None)
+
+    @api.get("/course/{relative:path}", include_in_schema=False)
+    def course_document(relative: str):
+        try:
+            manifest = guide.index.refresh()
+        except IndexUnusableError:
+            manifest = None
+        files = manifest.files if manifest else {}
+        if not relative:
+            return HTMLResponse(contents_page(files))
+        path = resolve_course_file(guide.corpus_dir(manifest), relative, set(files))
+        if path.suffix.lower() == ".pdf":
+            return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
+        try:
+            return HTMLResponse(lesson_page(path, relative, files[relative].title))
+        except BadFileError as err:
+            log.warning("cannot show %s: %s", relative, err)
+            raise HTTPException(422, f"This course document cannot be shown: {err}") from None
+
+    mount_api(api, guide)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
+    return gr.mount_gradio_app(api, build_chat(guide), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving_in_thread(app: FastAPI, port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """`app` under uvicorn on host:port in a daemon thread, for tests and benchmarks; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the server on {host}:{port} did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,284 @@
+/* Course Guide widget: one <script src="https://GUIDE/widget.js" data-lesson="..." defer> tag adds a chat button and
+   panel, in a Shadow DOM, that streams answers from the guide's /api/ask/stream and links every citation.
+   Answer and source text only ever reaches the page through textContent, never as HTML. */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || window.courseGuideWidget) return;
+  const guide = new URL(script.src, location.href).origin;
+  const lesson = script.dataset.lesson || null;
+  const storeKey = "course-guide:" + guide;
+  const MAX_TURNS = 20;
+
+  // sessionStorage keeps the conversation across pages of the course; some browsers block it in some contexts.
+  const storage = (() => {
+    try {
+      const s = window.sessionStorage;
+      s.setItem(storeKey + ":probe", "1");
+      s.removeItem(storeKey + ":probe");
+      return s;
+    } catch (e) {
+      return null;
+    }
+  })();
+  let turns = [];
+  try {
+    turns = JSON.parse((storage && storage.getItem(storeKey)) || "[]");
+    if (!Array.isArray(turns)) turns = [];
+  } catch (e) {
+    turns = [];
+  }
+  const save = () => {
+    try {
+      if (storage) storage.setItem(storeKey, JSON.stringify(turns.slice(-MAX_TURNS)));
+    } catch (e) {
+      /* storage full or blocked: the conversation still lives on this page */
+    }
+  };
+
+  const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.root { --bg: #fff; --fg: #1f2937; --muted: #6b7280; --line: #e5e7eb; --accent: #4f46e5; --on-accent: #fff;
+  --me: #eef2ff; --warn: #b45309; --err: #b91c1c;
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); }
+@media (prefers-color-scheme: dark) {
+  .root { --bg: #111827; --fg: #e5e7eb; --muted: #9ca3af; --line: #374151; --accent: #a5b4fc; --on-accent: #111827;
+    --me: #1e1b4b; --warn: #fbbf24; --err: #fca5a5; }
+}
+.launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0; border-radius: 999px;
+  padding: 12px 18px; background: var(--accent); color: var(--on-accent); font: 600 15px/1 system-ui, sans-serif;
+  box-shadow: 0 6px 20px #0003; cursor: pointer; }
+.launcher:focus-visible, button:focus-visible, textarea:focus-visible, a:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.panel { position: fixed; right: 20px; bottom: 80px; z-index: 2147483001; width: 380px; height: min(560px, calc(100vh - 100px));
+  display: flex; flex-direction: column; background: var(--bg); color: var(--fg); border: 1px solid var(--line);
+  border-radius: 14px; box-shadow: 0 12px 40px #0004; overflow: hidden; }
+.panel[hidden] { display: none; }
+header { display: flex; align-items: center; gap: 8px; padding: 10px 12px; border-bottom: 1px solid var(--line); }
+header h2 { flex: 1; margin: 0; font-size: 16px; }
+header button { background: none; border: 0; color: var(--muted); font: inherit; cursor: pointer; padding: 4px 8px; border-radius: 6px; }
+header button:hover { color: var(--fg); }
+.log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 10px; }
+.msg { max-width: 92%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.me { align-self: flex-end; background: var(--me); }
+.bot { align-self: flex-start; border: 1px solid var(--line); }
+.bot p { margin: 0 0 6px; } .bot ul, .bot ol { margin: 4px 0 6px; padding-left: 20px; white-space: normal; }
+.bot h3 { margin: 8px 0 2px; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+a { color: var(--accent); }
+.hint { color: var(--muted); font-size: 14px; }
+.notice { color: var(--warn); font-size: 14px; }
+.error { color: var(--err); align-self: stretch; font-size: 14px; }
+form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid var(--line); }
+textarea { flex: 1; resize: none; height: 44px; padding: 10px; border: 1px solid var(--line); border-radius: 10px;
+  background: var(--bg); color: var(--fg); font: inherit; }
+form button { border: 0; border-radius: 10px; padding: 0 16px; background: var(--accent); color: var(--on-accent); font: 600 15px system-ui, sans-serif; cursor: pointer; }
+form button:disabled { opacity: .6; cursor: wait; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+@media (max-width: 480px) {
+  .panel { right: 0; bottom: 0; width: 100vw; height: 100dvh; border-radius: 0; border: 0; }
+  .launcher { right: 12px; bottom: 12px; }
+}`;
+
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "text") node.textContent = value;
+      else node.setAttribute(key, value);
+    }
+    node.append(...children);
+    return node;
+  };
+
+  const host = el("div", { id: "course-guide-widget" });
+  const shadow = host.attachShadow({ mode: "open" });
+  const style = el("style", { text: CSS });
+  const launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "cg-panel", text: "Ask the course" });
+  const log = el("div", { class: "log", role: "log", "aria-live": "polite" });
+  const close = el("button", { type: "button", "aria-label": "Close the Course Guide", text: "✕" });
+  const clear = el("button", { type: "button", "aria-label": "Start a new conversation", text: "New" });
+  const input = el("textarea", { id: "cg-question", rows: "1", maxlength: "1000", placeholder: "Ask about this course…" });
+  const send = el("button", { type: "submit", text: "Ask" });
+  const form = el("form", {}, el("label", { for: "cg-question", class: "sr", text: "Your question" }), input, send);
+  const panel = el("section", { class: "panel", id: "cg-panel", role: "dialog", "aria-label": "Course Guide", hidden: "" },
+    el("header", {}, el("h2", { text: "Course Guide" }), clear, close), log, form);
+  shadow.append(style, el("div", { class: "root" }, launcher, panel));
+
+  const safeUrl = (url) => {
+    try {
+      const parsed = new URL(url, guide);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (e) {
+      return null;
+    }
+  };
+  const link = (url, text) => {
+    const href = safeUrl(url);
+    return href ? el("a", { href, target: "_blank", rel: "noopener", text }) : document.createTextNode(text);
+  };
+  const lessonUrl = (source, page) => `${guide}/course/${source.split("/").map(encodeURIComponent).join("/")}${page ? "#page=" + page : ""}`;
+
+  // Text with each [n] turned into a link to citation n's passage.
+  const withMarkers = (text, urls) =>
+    text.split(/(\[\d+\])/).map((part) => {
+      const n = /^\[(\d+)\]$/.exec(part);
+      return n && urls[n[1]] ? link(urls[n[1]], part) : document.createTextNode(part);
+    });
+
+  function renderAnswer(box, data) {
+    box.textContent = "";
+    const urls = {};
+    for (const c of data.citations || []) urls[c.n] = c.url;
+    if (data.refused) {
+      box.append(el("p", { text: String(data.answer || "").split(" The closest topics")[0] }));
+      const seen = new Set();
+      const topics = el("ul");
+      for (const r of data.retrieved || []) {
+        const label = r.section.startsWith(r.title) ? r.section : `${r.title} › ${r.section}`;
+        if (seen.has(label) || seen.size === 3) continue;
+        seen.add(label);
+        topics.append(el("li", {}, link(lessonUrl(r.source, r.page), label.replaceAll(" > ", " › "))));
+      }
+      if (seen.size) box.append(el("h3", { text: "Closest topics in the course" }), topics);
+    } else {
+      for (const block of String(data.answer || "").split("\n\n")) {
+        const lines = block.split("\n");
+        if (lines.every((line) => line.startsWith("- "))) {
+          box.append(el("ul", {}, ...lines.map((line) => el("li", {}, ...withMarkers(line.slice(2), urls)))));
+        } else {
+          box.append(el("p", {}, ...withMarkers(block, urls)));
+        }
+      }
+      if (data.citations && data.citations.length) {
+        box.append(el("h3", { text: "Sources" }),
+          el("ol", { class: "sources" }, ...data.citations.map((c) =>
+            el("li", {}, link(c.url, c.section.startsWith(c.title) ? c.section.replaceAll(" > ", " › ") : `${c.title} › ${c.section}`)))));
+      }
+    }
+    if (data.notice) box.append(el("p", { class: "notice", text: data.notice }));
+  }
+
+  const scroll = () => { log.scrollTop = log.scrollHeight; };
+  const addUser = (text) => { log.append(el("div", { class: "msg me", text })); scroll(); };
+  const addBot = (data) => {
+    const box = el("div", { class: "msg bot" });
+    log.append(box);
+    if (data) renderAnswer(box, data);
+    scroll();
+    return box;
+  };
+  const showError = (message) => { log.append(el("div", { class: "msg error", role: "alert", text: message })); scroll(); };
+
+  function renderConversation() {
+    log.textContent = "";
+    if (!turns.length) log.append(el("p", { class: "hint", text: "Ask a question about the course. Answers quote the course and link to their sources." }));
+    for (const turn of turns) {
+      addUser(turn.question);
+      if (turn.answer) addBot(turn.answer);
+    }
+  }
+
+  // Only SSE's event and data fields are used; data is JSON, so an event is one "data:" line.
+  function parseEvent(raw) {
+    let event = "message";
+    const data = [];
+    for (const line of raw.split("\n")) {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    return { event, data: data.length ? JSON.parse(data.join("\n")) : {} };
+  }
+
+  async function refusalReason() {
+    // A no-cors request succeeds whenever the guide is up: then the failure was the guide refusing this site.
+    try {
+      await fetch(guide + "/api/health", { mode: "no-cors", cache: "no-store" });
+      return `The Course Guide at ${guide} does not accept questions from this site (${location.origin}). Ask the course team to add it to the guide's allowed origins.`;
+    } catch (e) {
+      return `The Course Guide at ${guide} cannot be reached. Check your connection and try again.`;
+    }
+  }
+
+  async function ask(question) {
+    const history = [];
+    for (const turn of turns.slice(-MAX_TURNS / 2)) {
+      history.push({ role: "user", content: turn.question.slice(0, 8000) });
+      if (turn.answer) history.push({ role: "assistant", content: String(turn.answer.answer).slice(0, 8000) });
+    }
+    addUser(question);
+    let response;
+    try {
+      response = await fetch(guide + "/api/ask/stream", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ question, history, lesson }),
+      });
+    } catch (e) {
+      showError(await refusalReason());
+      return;
+    }
+    if (!response.ok) {
+      let message = `The Course Guide answered with an error (${response.status}).`;
+      try { message = (await response.json()).error || message; } catch (e) { /* not JSON: keep the status line */ }
+      showError(message);
+      return;
+    }
+    const box = addBot(null);
+    box.setAttribute("aria-busy", "true");
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let answer = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const { event, data } = parseEvent(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        if (event === "token") { box.textContent += data.text; scroll(); }
+        else if (event === "answer") { answer = data; renderAnswer(box, data); scroll(); }
+        else if (event === "error") showError(data.error);
+      }
+    }
+    box.removeAttribute("aria-busy");
+    if (answer) {
+      turns.push({ question, answer: { answer: answer.answer, refused: answer.refused, citations: answer.citations, retrieved: answer.retrieved.slice(0, 5).map(({ text, ...rest }) => rest), notice: answer.notice } });
+      save();
+    } else if (!box.textContent) box.remove();
+  }
+
+  function setOpen(open) {
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", String(open));
+    launcher.textContent = open ? "Close" : "Ask the course";
+    (open ? input : launcher).focus();
+  }
+
+  launcher.addEventListener("click", () => setOpen(panel.hidden));
+  close.addEventListener("click", () => setOpen(false));
+  clear.addEventListener("click", () => { turns = []; save(); renderConversation(); input.focus(); });
+  shadow.addEventListener("keydown", (event) => { if (event.key === "Escape" && !panel.hidden) setOpen(false); });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const question = input.value.trim();
+    if (!question || send.disabled) return;
+    input.value = "";
+    send.disabled = true;
+    try {
+      await ask(question);
+    } catch (e) {
+      showError("The answer was cut off. Please ask again.");
+    } finally {
+      send.disabled = false;
+      input.focus();
+    }
+  });
+
+  renderConversation();
+  document.body.append(host);
+  window.courseGuideWidget = { open: () => setOpen(true), close: () => setOpen(false) };
+})();

@@ -1,0 +1,120 @@
+"""The index in a local folder: one Chroma folder per generation, and manifest.json, replaced atomically, naming the live one."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from core.store import (
+    COLLECTION_NAME,
+    GENERATION_PREFIX,
+    IndexBusyError,
+    IndexMissingError,
+    IndexUnusableError,
+    Manifest,
+)
+
+MANIFEST_FILE = "manifest.json"
+
+
+def _rebuild_hint(db_dir: Path, problem: str) -> IndexUnusableError:
+    return IndexUnusableError(
+        f"The course index in {db_dir} is damaged ({problem}). Run `course-guide ingest --db {db_dir}` to rebuild it."
+    )
+
+
+
+def read_manifest(db_dir: Path) -> Manifest | None:
+    """The live manifest, None if there is no index, IndexUnusableError if it cannot be read."""
+    path = Path(db_dir) / MANIFEST_FILE
+    if not path.exists():
+        return None
+    try:
+        manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise _rebuild_hint(db_dir, f"unreadable {MANIFEST_FILE}: {err}") from None
+    if not (Path(db_dir) / manifest.generation).is_dir():
+        raise _rebuild_hint(db_dir, f"its data folder {manifest.generation} is missing")
+    return manifest
+
+
+def publish_manifest(db_dir: Path, manifest: Manifest) -> None:
+    """Switch readers to the manifest's generation in one atomic rename."""
+    fd, tmp = tempfile.mkstemp(dir=db_dir, prefix=".manifest-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(manifest.to_json())
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, Path(db_dir) / MANIFEST_FILE)
+
+
+
+def prune_generations(db_dir: Path, keep: set[str]) -> None:
+    """Delete generation folders not in `keep` (left by earlier ingests, or by ones that failed midway)."""
+    for path in Path(db_dir).glob(f"{GENERATION_PREFIX}*"):
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def open_collection(generation_dir: Path, create: bool = False):
+    """The Chroma collection of one generation. Embeddings are always ours: Chroma's default would download a model."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(
+        path=str(generation_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+    if create:
+        return client.create_collection(
+            COLLECTION_NAME, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+    return client.get_collection(COLLECTION_NAME, embedding_function=None)
+
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    """The index folder: one Chroma folder per generation, and manifest.json naming the live one."""
+
+    db_dir: Path
+
+    def read_manifest(self) -> Manifest | None:
+        return read_manifest(self.db_dir)
+
+    def publish_manifest(self, manifest: Manifest) -> None:
+        publish_manifest(self.db_dir, manifest)
+
+    def open_collection(self, generation: str, create: bool = False):
+        return open_collection(self.db_dir / generation, create=create)
+
+    def prune(self, keep: set[str]) -> None:
+        prune_generations(self.db_dir, keep)
+
+    @contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        try:
+            self.db_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise IndexUnusableError(f"Cannot use {self.db_dir} as the index folder ({err.strerror}); pass --db with a folder path.") from None
+        try:
+            with FileLock(self.db_dir / ".ingest.lock", timeout=0):
+                yield
+        except Timeout:
+            raise IndexBusyError(f"Another ingest is writing {self.db_dir}; wait for it to finish, then run again.") from None
+
+    def missing_error(self) -> IndexMissingError:
+        return IndexMissingError(self.db_dir)
+
+    def damaged_error(self, problem: str) -> IndexUnusableError:
+        return _rebuild_hint(self.db_dir, problem)
+
+    def describe(self) -> str:
+        return f"folder {self.db_dir}"
+
+

@@ -1,0 +1,211 @@
+"""Text formats into sections (for ingest) and into HTML (for the lesson view), with one slug rule so citation anchors match."""
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+# Raw HTML in lessons (embedded players, scripts) is dropped from both the index and the lesson view:
+# it is not course text, and passing it through would let a lesson inject markup into the app.
+_HTML_TOKENS = {"html_block", "html_inline"}
+_SETEXT_UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
+
+
+@dataclass(frozen=True)
+class Section:
+    """The body text under one heading path of a document."""
+
+    headings: tuple[str, ...]
+    anchor: str | None
+    text: str
+    page: int | None = None
+
+
+class Slugger:
+    """GitHub-style heading ids; repeated headings get -1, -2, ... in document order."""
+
+    def __init__(self) -> None:
+        self._seen: Counter[str] = Counter()
+
+    def slug(self, heading: str) -> str:
+        base = re.sub(r"[^\w\- ]", "", heading.lower()).strip().replace(" ", "-") or "section"
+        count = self._seen[base]
+        self._seen[base] += 1
+        return base if count == 0 else f"{base}-{count}"
+
+
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable("table")
+
+
+def _inline_text(token: Token) -> str:
+    """Plain text of an inline token: emphasis and code marks removed."""
+    parts = [" " if child.type in {"softbreak", "hardbreak"} else child.content
+             for child in (token.children or []) if child.type in {"text", "code_inline", "softbreak", "hardbreak"}]
+    return " ".join("".join(parts).split())
+
+
+def parse_markdown(text: str) -> list[Token]:
+    """Block tokens with raw HTML removed and an id on every heading.
+
+    Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too."""
+    tokens = _markdown().parse(text)
+    slugger = Slugger()
+    kept: list[Token] = []
+    for i, token in enumerate(tokens):
+        if token.type in _HTML_TOKENS:
+            continue
+        if token.children:
+            token.meta["html"] = [child.content for child in token.children if child.type in _HTML_TOKENS]
+            token.children = [child for child in token.children if child.type not in _HTML_TOKENS]
+        if token.type == "heading_open":
+            token.attrSet("id", slugger.slug(_inline_text(tokens[i + 1])))
+        kept.append(token)
+    return kept
+
+
+def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
+    """The document's first H1 (its title, if any) and the body of each section, as Markdown source."""
+    lines = text.splitlines()
+    tokens = parse_markdown(text)
+    title: str | None = None
+    stack: list[tuple[int, str]] = []
+    anchor: str | None = None
+    body: list[str] = []
+    sections: list[Section] = []
+
+    def close() -> None:
+        if any(part.strip() for part in body):
+            sections.append(Section(tuple(h for _, h in stack), anchor, "\n\n".join(body).strip()))
+        body.clear()
+
+    # Inline HTML (an <iframe> inside a paragraph) is cut out of the block source it sits in.
+    inline_html = [(t.map[0], html_part) for t in tokens if t.type == "inline" and t.map for html_part in t.meta.get("html", [])]
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open":
+            close()
+            level = int(token.tag[1])
+            heading = _inline_text(tokens[i + 1])
+            if level == 1 and title is None:
+                title = heading
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+            anchor_id = token.attrGet("id")
+            anchor = str(anchor_id) if anchor_id is not None else None
+        elif token.level == 0 and token.map and token.nesting in (0, 1) and token.type != "heading_open":
+            block = "\n".join(lines[token.map[0] : token.map[1]])
+            for line, html_part in inline_html:
+                if token.map[0] <= line < token.map[1]:
+                    block = block.replace(html_part, "", 1)
+            block = block.strip()
+            if block:
+                body.append(block)
+    close()
+    return title, sections
+
+
+def render_markdown(text: str) -> str:
+    """Lesson HTML with the same heading ids that ingest gave the sections."""
+    md = _markdown()
+    return md.renderer.render(parse_markdown(text), md.options, {})
+
+
+def _plaintext_blocks(text: str) -> list[tuple[str, str | int]]:
+    """('heading', level) and ('para', text) blocks; a line underlined with === or --- is a heading."""
+    lines = text.splitlines()
+    blocks: list[tuple[str, str | int]] = []
+    para: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and _SETEXT_UNDERLINE.match(nxt) and len(nxt.strip()) >= 3:
+            if para:
+                blocks.append(("para", "\n".join(para)))
+                para = []
+            blocks.append(("heading", line.strip()))
+            blocks.append(("level", 1 if nxt.strip()[0] == "=" else 2))
+            i += 2
+            continue
+        if line.strip():
+            para.append(line.rstrip())
+        elif para:
+            blocks.append(("para", "\n".join(para)))
+            para = []
+        i += 1
+    if para:
+        blocks.append(("para", "\n".join(para)))
+    return blocks
+
+
+def plaintext_sections(text: str) -> tuple[str | None, list[Section]]:
+    """Sections of a plain-text lesson whose headings are underlined (=== for the title, --- for sections)."""
+    slugger = Slugger()
+    title: str | None = None
+    headings: list[str] = []
+    anchor: str | None = None
+    body: list[str] = []
+    sections: list[Section] = []
+    pending_heading: str | None = None
+    for kind, value in _plaintext_blocks(text):
+        if kind == "heading":
+            if body:
+                sections.append(Section(tuple(headings), anchor, "\n\n".join(body)))
+                body = []
+            pending_heading = str(value)
+        elif kind == "level":
+            assert pending_heading is not None
+            if value == 1:
+                title = title or pending_heading
+                headings = [pending_heading]
+            else:
+                headings = headings[:1] + [pending_heading] if title else [pending_heading]
+            anchor = slugger.slug(pending_heading)
+        else:
+            body.append(str(value))
+    if body:
+        sections.append(Section(tuple(headings), anchor, "\n\n".join(body)))
+    return title, sections
+
+
+def render_plaintext(text: str) -> str:
+    """Lesson HTML for a plain-text lesson: escaped text, headings with the ids ingest used."""
+    slugger = Slugger()
+    out: list[str] = []
+    pending = ""
+    for kind, value in _plaintext_blocks(text):
+        if kind == "heading":
+            pending = str(value)
+        elif kind == "level":
+            tag = "h1" if value == 1 else "h2"
+            out.append(f'<{tag} id="{slugger.slug(pending)}">{html.escape(pending)}</{tag}>')
+        else:
+            lines = str(value).splitlines()
+            if all(line.lstrip().startswith("- ") for line in lines):
+                items = "".join(f"<li>{html.escape(line.lstrip()[2:])}</li>" for line in lines)
+                out.append(f"<ul>{items}</ul>")
+            else:
+                out.append(f"<p>{html.escape(' '.join(line.strip() for line in lines))}</p>")
+    return "\n".join(out)
+
+
+def html_to_markdown(source: str) -> str:
+    """HTML lessons go through the Markdown path, so they get the same sections, anchors and lesson view."""
+    from bs4 import BeautifulSoup
+    from markdownify import MarkdownConverter
+
+    soup = BeautifulSoup(source, "html.parser")
+    # Page furniture and code are not lesson text; their content must go, not just their tags.
+    for tag in soup(["head", "script", "style", "noscript", "template", "iframe", "nav", "footer"]):
+        tag.decompose()
+    return MarkdownConverter(heading_style="ATX", strip=["img"]).convert_soup(soup)
+
+
+def html_title(source: str) -> str | None:
+    match = re.search(r"<title[^>]*>(.*?)</title>", source, flags=re.IGNORECASE | re.DOTALL)
+    return html.unescape(match.group(1)).strip() if match and match.group(1).strip() else None

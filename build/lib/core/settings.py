@@ -1,0 +1,112 @@
+"""The one settings object: read once at the entry point (env vars, then CLI flags) and passed down."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "COURSE_GUIDE_"
+
+# No telemetry, no analytics and no model-hub access: everything runs offline.
+OFFLINE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def use_offline_environment() -> None:
+    """Call before chromadb, gradio or transformers are imported: they read these at import time."""
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+# Calibrated by `course-guide calibrate --questions eval/datasets/dev.jsonl` against the shipped corpus
+# (see README, "Refusal threshold"); tests/test_answer.py checks they still match.
+CALIBRATED_REFUSAL_THRESHOLD = 0.323
+CALIBRATED_LEXICAL_FLOOR = 0.1
+# What a browser sends as Origin: scheme, host and an optional port, nothing after.
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
+
+
+class Settings(BaseSettings):
+    """Every setting of Course Guide. Each field can be set as COURSE_GUIDE_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of course documents to ingest.")
+    db_dir: Path = Field(Path("index"), description="Folder where the search index lives.")
+    model_path: Path | None = Field(
+        None, description="Folder of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2."
+    )
+    host: str = Field("127.0.0.1", description="Address the web chat listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the web chat listens on.")
+    public_url: str | None = Field(
+        None, description="Base URL that citation links use; default: http://HOST:PORT."
+    )
+    top_k: int = Field(5, ge=1, le=50, description="How many passages retrieval returns per question.")
+    max_answer_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an offline answer.")
+    refusal_threshold: float = Field(
+        CALIBRATED_REFUSAL_THRESHOLD,
+        ge=-1.0,
+        le=1.0,
+        description="Questions whose best passage scores below this are refused as not covered.",
+    )
+    refusal_lexical_floor: float = Field(
+        CALIBRATED_LEXICAL_FLOOR,
+        ge=-1.0,
+        le=1.0,
+        description="Below the threshold, a question is still answered when a passage holding all its key words scores at least this.",
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longest question accepted, in characters.")
+    chunk_tokens: int = Field(
+        200, ge=32, le=250, description="Target chunk size in model tokens (the model reads at most 256)."
+    )
+    chunk_overlap_tokens: int = Field(30, ge=0, le=100, description="Tokens shared by neighbouring chunks.")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint for generated answers, e.g. http://localhost:11434/v1 (Ollama); "
+        "unset: offline extractive answers only.",
+    )
+    llm_model: str = Field("llama3.1", description="Model name the LLM endpoint serves.")
+    llm_api_key: SecretStr = Field(
+        SecretStr("not-needed"), description="API key for the LLM endpoint (local servers ignore it)."
+    )
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait for the LLM before answering offline.")
+    llm_max_tokens: int = Field(400, ge=16, le=4096, description="Longest generated answer, in tokens.")
+
+    def base_url(self) -> str:
+        """Where citation links point: the public URL if set, else the address the chat serves on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    # Embedding (issue 6): who may call the API and frame the pages, how often, and a shared Chroma server.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Course-site origins (scheme://host[:port]) allowed to call the API and frame the pages; "
+        "comma-separated or a JSON list. Localhost and 127.0.0.1, any port, are always allowed.",
+    )
+    rate_limit_per_minute: int = Field(60, ge=1, description="API requests per minute allowed to one client address.")
+    chroma_host: str | None = Field(None, description="Host of a Chroma server (`chroma run`) holding the index; default: the index folder.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Port of the Chroma server.")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept 'https://a.edu, https://b.edu' as well as a JSON list; origins carry no trailing slash."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            origins = [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
+            bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not an origin; write it as scheme://host[:port], e.g. https://course.example.edu")
+            return origins
+        return value

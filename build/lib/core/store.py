@@ -1,0 +1,97 @@
+"""What every index store shares: the manifest naming the live generation, the Store protocol, and the errors a reader or ingest can meet."""
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+COLLECTION_NAME = "course"
+GENERATION_PREFIX = "gen-"
+# Bump when chunking or embedded text changes, so every index built before is rebuilt.
+CHUNKER_VERSION = 1
+
+
+class IndexUnusableError(RuntimeError):
+    """The index cannot be read; the message says how to rebuild it."""
+
+
+class IndexMissingError(IndexUnusableError):
+    """No index has been built in the given folder (or Chroma server) yet."""
+
+    def __init__(self, db_dir: Path | None, message: str | None = None):
+        super().__init__(
+            message or f"No course index in {db_dir}. Run `course-guide ingest --corpus YOUR_COURSE_FOLDER --db {db_dir}` first."
+        )
+
+
+class IndexBusyError(IndexUnusableError):
+    """Another ingest is writing the index."""
+
+
+
+
+@dataclass
+class FileEntry:
+    sha256: str
+    title: str
+    chunks: int
+
+
+@dataclass
+class FailedFile:
+    """A file the last ingest could not read; remembered so an unchanged bad file does not force a rebuild."""
+
+    sha256: str
+    reason: str
+
+
+@dataclass
+class Manifest:
+    """What the live generation holds; written last, so a reader never sees a half-built index."""
+
+    generation: str
+    config: dict[str, Any]
+    files: dict[str, FileEntry]
+    chunk_count: int
+    corpus_dir: str
+    failed: dict[str, FailedFile] = field(default_factory=dict)
+    quiz_items: list[dict[str, Any]] = field(default_factory=list)  # valid instructor items, as QuizItem.to_dict()
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        data["files"] = {k: FileEntry(**v) for k, v in data["files"].items()}
+        data["failed"] = {k: FailedFile(**v) for k, v in data.get("failed", {}).items()}
+        return cls(**data)
+
+
+
+
+def new_generation_name() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+
+
+class Store(Protocol):
+    """Where generations and the live manifest are kept: an index folder, or a shared Chroma server."""
+
+    def read_manifest(self) -> Manifest | None: ...
+    def publish_manifest(self, manifest: Manifest) -> None: ...
+    def open_collection(self, generation: str, create: bool = False): ...
+    def prune(self, keep: set[str]) -> None: ...
+    def ingest_lock(self) -> AbstractContextManager: ...
+    def missing_error(self) -> IndexMissingError: ...
+    def damaged_error(self, problem: str) -> IndexUnusableError: ...
+    def describe(self) -> str: ...
+
+

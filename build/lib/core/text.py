@@ -1,0 +1,122 @@
+"""Sentences and words of course text, shared by the offline answerer and the eval harness."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
+_HEADING_OR_RULE = re.compile(r"^\s*(?:#{1,6}\s|\|.*\||[-=*_]{3,}\s*$)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[*]*[A-Z0-9])")
+_ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "dr.", "mr.", "mrs.", "ms.", "fig.", "no.", "approx.", "cf.", "al."}
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just let me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves tell explain describe define mean means
+    meant give show please course lesson thing things also may might must shall us one two using used use""".split()
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence (or list item) of a passage: its text, and where it sits in the passage."""
+
+    text: str  # whitespace-normalised; list markers left out
+    start: int  # character span in the passage text
+    end: int
+    block: int  # sentences of one paragraph, or of one list item, share a block
+    is_item: bool  # a list item
+
+
+def normalise_space(text: str) -> str:
+    return " ".join(text.split())
+
+
+def stem(word: str) -> str:
+    """A light plural/possessive fold, enough to match 'models' with 'model'."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased, stemmed words without stop words, in order."""
+    # "what's" and "it's" are stop words too, once the 's is off.
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w.removesuffix("'s") not in STOPWORDS]
+
+
+def _split_line(text: str, offset: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        before = text[start : match.start()].split()
+        if before and before[-1].lower() in _ABBREVIATIONS:
+            continue
+        spans.append((offset + start, offset + match.start()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((offset + start, offset + len(text.rstrip())))
+    return spans
+
+
+def _starts_inside_code(passage: str) -> bool:
+    """A chunk cut from the middle of a code block has an odd number of fences, the first a bare closing one."""
+    fences = [line.strip() for line in passage.splitlines() if _FENCE.match(line)]
+    return len(fences) % 2 == 1 and fences[0] in ("```", "~~~")
+
+
+def split_sentences(passage: str) -> list[Sentence]:
+    """Sentences of a passage. List items stand alone; wrapped lines of a paragraph are joined."""
+    sentences: list[Sentence] = []
+    block = 0
+    paragraph: list[tuple[int, str]] = []  # (offset, line)
+
+    def flush_paragraph() -> None:
+        nonlocal block
+        if not paragraph:
+            return
+        first_offset = paragraph[0][0]
+        joined = passage[first_offset : paragraph[-1][0] + len(paragraph[-1][1])]
+        for s, e in _split_line(joined, first_offset):
+            sentences.append(Sentence(normalise_space(passage[s:e]), s, e, block, False))
+        paragraph.clear()
+        block += 1
+
+    offset = 0
+    in_code = _starts_inside_code(passage)
+    for line in passage.splitlines(keepends=True):
+        bare = line.rstrip("\n")
+        marker = _LIST_MARKER.match(bare)
+        if _FENCE.match(bare):
+            # Code is shown in the lesson, but it is not prose to quote as an answer sentence.
+            flush_paragraph()
+            in_code = not in_code
+        elif in_code or not bare.strip() or _HEADING_OR_RULE.match(bare):
+            flush_paragraph()
+        elif marker:
+            flush_paragraph()
+            for s, e in _split_line(bare[marker.end() :], offset + marker.end()):
+                sentences.append(Sentence(normalise_space(passage[s:e]), s, e, block, True))
+            block += 1
+        else:
+            paragraph.append((offset, bare))
+        offset += len(line)
+    flush_paragraph()
+    return [s for s in sentences if s.text]
+
+
+def heading_question(heading: str) -> str | None:
+    """'What is MLOps?' stays; 'What experiment tracking is' becomes 'What is experiment tracking?'; others give None."""
+    if heading.endswith("?"):
+        return heading
+    match = re.match(r"^what (.+) (is|are)$", heading, flags=re.I)
+    return f"What {match.group(2)} {match.group(1)}?" if match else None

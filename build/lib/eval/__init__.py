@@ -1,0 +1,1 @@
+"""Eval: calibration, benchmarks and (later) the answer-quality harness."""

@@ -1,0 +1,183 @@
+"""Refusal calibration: picks the similarity threshold and lexical floor that best separate in-scope from out-of-scope questions."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.engine.answer import prepare_question
+from app.engine.guide import Guide
+from app.engine.questions import QuestionError
+from app.engine.scope import CLEAR_MATCH, ScopeEvidence, is_covered
+
+
+class CalibrationError(ValueError):
+    """A calibration file that cannot be used; the message names the line."""
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    question: str
+    in_scope: bool
+    source: str | None = None
+    history: list | None = None
+
+
+def _label(record: dict) -> bool:
+    """In scope or not: an explicit 'in_scope', or an eval-dataset 'type' (out_of_scope or any other)."""
+    if "in_scope" in record:
+        # bool("false") is True: a quoted label would silently flip, so only JSON true/false are accepted.
+        if not isinstance(record["in_scope"], bool):
+            raise TypeError("'in_scope' must be true or false")
+        return record["in_scope"]
+    if isinstance(record.get("type"), str):
+        return record["type"] != "out_of_scope"
+    raise KeyError("'in_scope' (or an eval dataset's 'type')")
+
+
+def read_labelled_questions(path: Path) -> list[LabelledQuestion]:
+    """Questions labelled in or out of scope: {question, in_scope} lines, or an eval dataset (README, 'Evaluating')."""
+    questions: list[LabelledQuestion] = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            in_scope = _label(record)
+            question = record["question"]
+        except (json.JSONDecodeError, KeyError, AttributeError) as err:
+            raise CalibrationError(
+                f"{path}:{number}: expected a JSON object with 'question' and 'in_scope' ({err}); fix or remove the line"
+            ) from None
+        except TypeError as err:
+            raise CalibrationError(f"{path}:{number}: {err}; fix the line") from None
+        if not isinstance(question, str):
+            raise CalibrationError(f"{path}:{number}: 'question' must be a string and 'in_scope' true or false; fix the line")
+        questions.append(LabelledQuestion(question, in_scope, record.get("source"), record.get("history")))
+    if not any(q.in_scope for q in questions) or all(q.in_scope for q in questions):
+        raise CalibrationError(f"{path} needs both in-scope and out-of-scope questions to calibrate against.")
+    return questions
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    lexical_floor: float
+    in_scope_answered: float  # share of in-scope questions the rule answers
+    out_of_scope_refused: float  # share of out-of-scope questions it refuses
+    in_scope: int
+    out_of_scope: int
+    wrongly_refused: list[str]
+    wrongly_answered: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "threshold": self.threshold,
+            "lexical_floor": self.lexical_floor,
+            "in_scope_answered": round(self.in_scope_answered, 4),
+            "out_of_scope_refused": round(self.out_of_scope_refused, 4),
+            "in_scope": self.in_scope,
+            "out_of_scope": self.out_of_scope,
+            "wrongly_refused": self.wrongly_refused,
+            "wrongly_answered": self.wrongly_answered,
+        }
+
+    def describe(self) -> str:
+        lines = [
+            f"Refusal threshold: {self.threshold}   lexical floor: {self.lexical_floor}",
+            f"  in-scope answered:     {self.in_scope_answered:.1%} of {self.in_scope}",
+            f"  out-of-scope refused:  {self.out_of_scope_refused:.1%} of {self.out_of_scope}",
+        ]
+        lines += [f"  wrongly refused:  {q}" for q in self.wrongly_refused]
+        lines += [f"  wrongly answered: {q}" for q in self.wrongly_answered]
+        return "\n".join(lines)
+
+
+def choose_threshold(in_scope: list[float], out_of_scope: list[float], in_scope_weight: float = 0.5) -> float:
+    """The cut with the best weighted balanced accuracy (`in_scope_weight` on answering in-scope questions); among equals, the middle of the widest score range that gives it.
+
+    Any threshold between two neighbouring observed scores classifies alike, so the candidates are those
+    ranges; tied neighbouring ranges merge, and the middle of the widest merged range keeps the largest margin."""
+    scores = sorted(set(in_scope) | set(out_of_scope))
+    if len(scores) < 2:
+        return round(scores[0], 3)
+
+    def balanced(cut: float) -> float:
+        answered = sum(s >= cut for s in in_scope) / len(in_scope) if in_scope else 1.0
+        refused = sum(s < cut for s in out_of_scope) / len(out_of_scope) if out_of_scope else 1.0
+        return in_scope_weight * answered + (1 - in_scope_weight) * refused
+
+    accuracy = [balanced((low + high) / 2) for low, high in zip(scores, scores[1:])]
+    best = max(accuracy)
+    runs: list[tuple[float, float]] = []  # (low, high) score range of each run of tied best ranges
+    for i, value in enumerate(accuracy):
+        if value != best:
+            continue
+        if runs and runs[-1][1] == scores[i]:
+            runs[-1] = (runs[-1][0], scores[i + 1])
+        else:
+            runs.append((scores[i], scores[i + 1]))
+    low, high = max(runs, key=lambda run: run[1] - run[0])
+    return round((low + high) / 2, 3)
+
+
+def scope_evidence_of(guide: Guide, questions: list[LabelledQuestion]) -> list[ScopeEvidence]:
+    """What the answer path sees for each question (follow-ups made to stand alone first), before it decides."""
+    evidence = []
+    for number, q in enumerate(questions, start=1):
+        try:
+            evidence.append(prepare_question(guide, q.question, q.history).evidence)
+        except QuestionError as err:
+            raise CalibrationError(f"question {number} ({q.question[:40]!r}): {err}") from None
+    return evidence
+
+
+# Wrongly refusing a covered question costs more than answering an uncovered one (which still only quotes the
+# course): the targets are at most 3% and 5%, so errors weigh 5:3, i.e. 0.625 on answering in-scope questions.
+IN_SCOPE_WEIGHT = 0.625
+# Floors tried for the word rule: from "any passage with the words" up to well into related-passage scores.
+_FLOORS = [round(0.025 * i, 3) for i in range(0, 13)]
+
+
+def calibrate_refusal(guide: Guide, questions: list[LabelledQuestion]) -> Calibration:
+    """The threshold and lexical floor with the best weighted balanced accuracy on the labelled questions.
+
+    For each floor, the questions the word rule answers (or the name rule refuses) are settled; the threshold
+    is then chosen on the rest. Among floors that do equally well, the highest (strictest) wins."""
+    evidence = scope_evidence_of(guide, questions)
+    best: tuple[float, float, float] | None = None  # (balanced accuracy, floor, threshold)
+    for floor in _FLOORS:
+        open_in = [e.best_similarity for e, q in zip(evidence, questions) if q.in_scope and _undecided(e, floor)]
+        open_out = [e.best_similarity for e, q in zip(evidence, questions) if not q.in_scope and _undecided(e, floor)]
+        threshold = choose_threshold(open_in, open_out, IN_SCOPE_WEIGHT) if open_in or open_out else 1.0
+        accuracy = _balanced(evidence, questions, threshold, floor)
+        if best is None or accuracy >= best[0]:
+            best = (accuracy, floor, threshold)
+    assert best is not None, "_FLOORS is never empty"
+    _, floor, threshold = best
+    answered = [is_covered(e, threshold, floor) for e in evidence]
+    inside = [a for a, q in zip(answered, questions) if q.in_scope]
+    outside = [a for a, q in zip(answered, questions) if not q.in_scope]
+    return Calibration(
+        threshold=threshold,
+        lexical_floor=floor,
+        in_scope_answered=sum(inside) / len(inside),
+        out_of_scope_refused=1 - sum(outside) / len(outside),
+        in_scope=len(inside),
+        out_of_scope=len(outside),
+        wrongly_refused=[q.question for a, q in zip(answered, questions) if q.in_scope and not a],
+        wrongly_answered=[q.question for a, q in zip(answered, questions) if not q.in_scope and a],
+    )
+
+
+def _undecided(evidence: ScopeEvidence, floor: float) -> bool:
+    """Left for the threshold to decide: neither refused for an unknown name nor answered by the word rule."""
+    vetoed = bool(evidence.unknown_names) and evidence.best_similarity < CLEAR_MATCH
+    return not vetoed and evidence.covered_similarity < floor
+
+
+def _balanced(evidence: list[ScopeEvidence], questions: list[LabelledQuestion], threshold: float, floor: float) -> float:
+    answered = [is_covered(e, threshold, floor) for e in evidence]
+    inside = [a for a, q in zip(answered, questions) if q.in_scope]
+    outside = [a for a, q in zip(answered, questions) if not q.in_scope]
+    return IN_SCOPE_WEIGHT * sum(inside) / len(inside) + (1 - IN_SCOPE_WEIGHT) * (1 - sum(outside) / len(outside))

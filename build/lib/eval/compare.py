@@ -1,0 +1,133 @@
+"""Judging a run: thresholds that gate CI, and the comparison with a baseline run (metric deltas, regressed and improved questions)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eval.harness import ALL_METRICS, LATENCY_METRICS
+
+# A question's score must move this much to count as regressed or improved when its pass/fail did not change.
+SCORE_CHANGE = 0.1
+# Latency is machine noise, not quality: it is compared only when a thresholds file asks for it.
+NOT_COMPARED = LATENCY_METRICS
+
+
+class ThresholdsError(ValueError):
+    """A thresholds file that cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A metric's bar: its value must be at least `minimum` (or, for latency, at most `maximum`)."""
+
+    metric: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, value: float | None) -> str | None:
+        """None if the value clears the bar, else one line saying how it fell short."""
+        if value is None:
+            return f"{self.metric} has no value in this run (no case it applies to), so its bar cannot be met"
+        if self.minimum is not None and value < self.minimum:
+            return f"{self.metric} = {value:.4g} is below its bar {self.minimum:g}"
+        if self.maximum is not None and value > self.maximum:
+            return f"{self.metric} = {value:.4g} is above its limit {self.maximum:g}"
+        return None
+
+    def describe(self) -> str:
+        return f"≥ {self.minimum:g}" if self.minimum is not None else f"≤ {self.maximum:g}"
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ThresholdsError(f"{where} must be a number, not {value!r}")
+    return float(value)
+
+
+def load_thresholds(path: Path) -> list[Bar]:
+    """Bars from a YAML mapping `metric: minimum` (or `metric: {max: N}` for latency)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ThresholdsError(f"No thresholds file at {path}.") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ThresholdsError(f"Cannot read the thresholds file {path}: {err}".splitlines()[0]) from None
+    if not isinstance(data, dict) or not data:
+        raise ThresholdsError(f"{path} must be a YAML mapping of metric name to minimum, e.g. `hit_at_5: 0.9`.")
+    unknown = [name for name in data if name not in ALL_METRICS]
+    if unknown:
+        raise ThresholdsError(f"{path}: unknown metric(s) {', '.join(map(str, unknown))}; known metrics: {', '.join(ALL_METRICS)}")
+    bars = []
+    for name, value in data.items():
+        where = f"{path}: the bar of {name}"
+        if isinstance(value, dict):
+            if set(value) - {"min", "max"} or not value:
+                raise ThresholdsError(f"{where} must be a number (minimum) or {{min: N}} / {{max: N}}, not {value!r}")
+            bars.append(Bar(name, _number(value["min"], where) if "min" in value else None,
+                            _number(value["max"], where) if "max" in value else None))
+        else:
+            bars.append(Bar(name, minimum=_number(value, where)))
+    return bars
+
+
+def check_thresholds(results: dict[str, Any], bars: list[Bar]) -> list[dict[str, Any]]:
+    """Each bar with the run's value and whether it passed; the report and the exit code read this."""
+    checked = []
+    for bar in bars:
+        value = results["metrics"][bar.metric]["value"]
+        failure = bar.check(value)
+        checked.append({"metric": bar.metric, "bar": bar.describe(), "minimum": bar.minimum, "maximum": bar.maximum,
+                        "value": value, "passed": failure is None, "message": failure})
+    return checked
+
+
+def _case_outcome(case: dict[str, Any]) -> tuple[bool, float]:
+    return case["status"] == "passed", case["metrics"].get("question_score") or 0.0
+
+
+def _why(case: dict[str, Any]) -> str:
+    failed = [c["why"] for c in case["checks"] if not c["passed"]]
+    return failed[0] if failed else ""
+
+
+def compare_runs(current: dict[str, Any], baseline: dict[str, Any], baseline_dir: Path) -> dict[str, Any]:
+    """Metric deltas, and questions that regressed or improved, matched by case id."""
+    metrics = {}
+    for name, estimate in current["metrics"].items():
+        before = baseline.get("metrics", {}).get(name, {}).get("value")
+        now = estimate["value"]
+        metrics[name] = {
+            "baseline": before,
+            "current": now,
+            "delta": None if before is None or now is None else round(now - before, 4),
+            "compared": name not in NOT_COMPARED,
+        }
+    before_cases = {c["id"]: c for c in baseline.get("cases", [])}
+    regressed, improved = [], []
+    for case in current["cases"]:
+        old = before_cases.get(case["id"])
+        if old is None:
+            continue
+        (was_ok, was_score), (is_ok, is_score) = _case_outcome(old), _case_outcome(case)
+        change = round(is_score - was_score, 4)
+        entry = {"id": case["id"], "question": case["question"], "before": old["status"], "after": case["status"],
+                 "score_before": round(was_score, 4), "score_after": round(is_score, 4), "change": change}
+        if (was_ok and not is_ok) or (was_ok == is_ok and change <= -SCORE_CHANGE):
+            regressed.append({**entry, "why": _why(case)})
+        elif (is_ok and not was_ok) or (was_ok == is_ok and change >= SCORE_CHANGE):
+            improved.append(entry)
+    current_ids = {c["id"] for c in current["cases"]}
+    return {
+        "run_dir": str(baseline_dir),
+        "started_at": baseline.get("run", {}).get("started_at"),
+        "dataset_sha256": baseline.get("dataset", {}).get("sha256"),
+        "same_dataset": baseline.get("dataset", {}).get("sha256") == current["dataset"]["sha256"],
+        "metrics": metrics,
+        "regressed": sorted(regressed, key=lambda e: e["change"]),
+        "improved": sorted(improved, key=lambda e: -e["change"]),
+        "new_cases": sorted(current_ids - set(before_cases)),
+        "dropped_cases": sorted(set(before_cases) - current_ids),
+    }

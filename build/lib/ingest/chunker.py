@@ -1,0 +1,88 @@
+"""Splits document sections into chunks that fit the embedding model's window, measured with the model's own tokenizer."""
+from __future__ import annotations
+
+from collections import Counter
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from core.model import TextEmbedder
+from core.types import SECTION_SEPARATOR, Chunk
+from ingest.loaders import Document
+
+# Paragraphs first, then lines (list items), then sentences, then words: a split lands on the widest boundary that fits.
+_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+_MIN_BODY_TOKENS = 48
+_STUB_TOKENS = 40
+
+
+class ChunkTooLongError(RuntimeError):
+    """A passage that cannot be made to fit the model's window (e.g. a heading longer than the window)."""
+
+
+def _body_tokens(embedder: TextEmbedder):
+    """Tokens of a text without the model's [CLS] and [SEP]: what langchain's Hugging Face length function counts."""
+    return lambda text: embedder.count_tokens(text) - 2
+
+
+def _splitter(embedder: TextEmbedder, size: int, overlap: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        length_function=_body_tokens(embedder),
+        chunk_size=size,
+        chunk_overlap=min(overlap, size // 4),
+        separators=_SEPARATORS,
+        keep_separator="end",
+    )
+
+
+def _fit(text: str, heading_chunk: Chunk, embedder: TextEmbedder, size: int, overlap: int) -> list[str]:
+    """Split `text` so that every piece, with its heading, is within the model's window; shrink until it is."""
+    whole = text.strip()
+    if embedder.count_tokens(whole) - 2 <= size and embedder.count_tokens(_with_text(heading_chunk, whole).embed_text()) <= embedder.max_tokens:
+        # Most sections fit whole; the splitter would return them unchanged at many times the cost.
+        return [whole]
+    while size >= _MIN_BODY_TOKENS:
+        pieces = [p.strip() for p in _splitter(embedder, size, overlap).split_text(text) if p.strip()]
+        too_long = [p for p in pieces if embedder.count_tokens(_with_text(heading_chunk, p).embed_text()) > embedder.max_tokens]
+        if not too_long:
+            return _merge_small(pieces, heading_chunk, embedder)
+        size = int(size * 0.8)
+    raise ChunkTooLongError(
+        f"section '{heading_chunk.section}' cannot fit the model's {embedder.max_tokens}-token window; shorten its heading"
+    )
+
+
+def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: TextEmbedder) -> list[str]:
+    """Join a stub piece (a list's lead-in line, a last short sentence) to its neighbour when both fit the window."""
+    merged: list[str] = []
+    for piece in pieces:
+        if merged:
+            joined = f"{merged[-1]}\n\n{piece}"
+            stub = min(embedder.count_tokens(merged[-1]), embedder.count_tokens(piece)) < _STUB_TOKENS
+            if stub and embedder.count_tokens(_with_text(heading_chunk, joined).embed_text()) <= embedder.max_tokens:
+                merged[-1] = joined
+                continue
+        merged.append(piece)
+    return merged
+
+
+def _with_text(chunk: Chunk, text: str) -> Chunk:
+    return Chunk(chunk.id, text, chunk.source, chunk.title, chunk.section, chunk.anchor, chunk.page, chunk.ordinal, chunk.file_sha)
+
+
+def chunk_document(doc: Document, file_sha: str, embedder: TextEmbedder, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
+    """Chunks of one document, in reading order, each with its section path, page and a content-derived id."""
+    chunks: list[Chunk] = []
+    seen: Counter[tuple[str, str, int | None, str]] = Counter()
+    for section in doc.sections:
+        path = SECTION_SEPARATOR.join(section.headings)
+        template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha)
+        heading_tokens = embedder.count_tokens(template.embed_text())
+        budget = min(chunk_tokens, embedder.max_tokens - heading_tokens - 4)
+        for text in _fit(section.text, template, embedder, max(budget, _MIN_BODY_TOKENS), overlap_tokens):
+            key = (doc.source, path, section.page, text)
+            chunk_id = Chunk.make_id(*key, occurrence=seen[key])
+            seen[key] += 1
+            chunks.append(
+                Chunk(chunk_id, text, doc.source, doc.title, path, section.anchor, section.page, len(chunks), file_sha)
+            )
+    return chunks

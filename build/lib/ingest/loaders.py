@@ -1,0 +1,154 @@
+"""Reads course files into titled sections: Markdown, HTML and text through core.markup, PDF page by page with pypdf."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.markup import (
+    Section,
+    html_title,
+    html_to_markdown,
+    markdown_sections,
+    plaintext_sections,
+)
+from ingest.quizzes import is_quiz_file
+
+# pypdf logs faults it recovers from ("EOF marker not found") as warnings; ingest reports each file's fate itself.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
+
+
+class BadFileError(Exception):
+    """A course file that cannot be ingested; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str  # path relative to the corpus folder, forward slashes
+    title: str
+    format: str
+    sections: list[Section]
+
+
+def list_course_files(corpus_dir: Path) -> tuple[list[Path], dict[Path, str]]:
+    """(files we can ingest, {file we skip: why}), sorted; hidden files and folders are ignored."""
+    root = Path(corpus_dir).resolve()
+    supported: list[Path] = []
+    skipped: dict[Path, str] = {}
+    for path in sorted(Path(corpus_dir).rglob("*")):
+        relative = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file() or is_quiz_file(relative):
+            continue  # quiz files are read by ingest.quizzes, not as lessons
+        if not path.resolve().is_relative_to(root):
+            # The lesson view never serves files outside the course folder, so their citations could not open.
+            skipped[path] = "a link to a file outside the course folder; copy the file in instead"
+        elif path.suffix.lower() not in FORMATS:
+            skipped[path] = f"not a course format ({', '.join(sorted(FORMATS))})"
+        else:
+            supported.append(path)
+    return supported, skipped
+
+
+def title_from_filename(path: Path) -> str:
+    """'09-model-monitoring.md' -> 'Model monitoring'."""
+    words = re.sub(r"^[\d_\-. ]+", "", path.stem).replace("_", " ").replace("-", " ").strip()
+    return (words or path.stem).capitalize()
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a text-format file, or BadFileError for empty, binary or non-UTF-8 content."""
+    if not data.strip():
+        raise BadFileError("the file is empty; add the lesson text or remove the file")
+    if b"\x00" in data[:8192]:
+        raise BadFileError("looks like a binary file, not text (it contains NUL bytes); check its extension")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BadFileError(
+            f"is not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); re-save it as UTF-8"
+        ) from None
+    if not text.strip():
+        raise BadFileError("the file is empty; add the lesson text or remove the file")
+    return text
+
+
+def _clean_pdf_text(text: str) -> str:
+    """Joins hyphenated line breaks; keeps line breaks, which the chunker uses as soft boundaries."""
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _pdf_outline(reader) -> list[tuple[int, str]]:
+    """(1-based page, title) of each outline entry, in page order; empty if the PDF has no usable outline."""
+    entries: list[tuple[int, str]] = []
+
+    def walk(items) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+                continue
+            page_index = reader.get_destination_page_number(item)
+            if page_index is not None and page_index >= 0:
+                entries.append((page_index + 1, str(item.title).strip()))
+
+    walk(reader.outline)
+    return sorted(entries, key=lambda e: e[0])
+
+
+def load_pdf(path: Path, source: str) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise BadFileError("is an encrypted (password-protected) PDF; save an unencrypted copy into the course")
+        pages = [_clean_pdf_text(page.extract_text() or "") for page in reader.pages]
+        outline = _pdf_outline(reader)
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except BadFileError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as err:
+        raise BadFileError(f"is not a readable PDF ({type(err).__name__}: {err}); re-export it from the source") from None
+    if not any(pages):
+        raise BadFileError("has no extractable text (a scanned PDF?); add a text-based PDF or a Markdown version")
+    title = meta_title.strip() or next(line for page in pages for line in page.splitlines())
+    sections: list[Section] = []
+    current: tuple[str, ...] = (title,)
+    for number, text in enumerate(pages, start=1):
+        starts = [t for p, t in outline if p == number]
+        lines = text.splitlines()
+        block_start = 0
+        for i, line in enumerate(lines):
+            if line in starts:
+                if block_start < i:
+                    sections.append(Section(current, None, "\n".join(lines[block_start:i]), page=number))
+                current = (title, line) if line != title else (title,)
+                block_start = i + 1
+        if block_start < len(lines):
+            sections.append(Section(current, None, "\n".join(lines[block_start:]), page=number))
+    return Document(source, title, "pdf", sections)
+
+
+def load_document(path: Path, corpus_dir: Path) -> Document:
+    """Load one course file; raises BadFileError with a reason a person can act on."""
+    source = path.relative_to(corpus_dir).as_posix()
+    fmt = FORMATS[path.suffix.lower()]
+    if fmt == "pdf":
+        if path.stat().st_size == 0:
+            raise BadFileError("the file is empty; add the lesson text or remove the file")
+        return load_pdf(path, source)
+    text = decode_text(path.read_bytes())
+    if fmt == "markdown":
+        title, sections = markdown_sections(text)
+    elif fmt == "html":
+        title, sections = markdown_sections(html_to_markdown(text))
+        title = html_title(text) or title
+    else:
+        title, sections = plaintext_sections(text)
+    if not sections:
+        raise BadFileError("has no text to index (only headings or markup); add lesson text")
+    return Document(source, title or title_from_filename(path), fmt, sections)

@@ -1,0 +1,305 @@
+"""Incremental ingest: re-chunk changed files, embed only new passages, build a fresh generation and publish it atomically."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from core.index import IndexReader, open_store
+from core.model import TextEmbedder, model_identity
+from core.settings import Settings
+from core.store import (
+    CHUNKER_VERSION,
+    FailedFile,
+    FileEntry,
+    IndexUnusableError,
+    Manifest,
+    Store,
+    new_generation_name,
+)
+from core.types import Chunk
+from ingest.chunker import ChunkTooLongError, chunk_document
+from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
+from ingest.quizzes import QuizProblem, load_instructor_items
+
+
+class IngestError(RuntimeError):
+    """The ingest cannot run or must not publish; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    source: str
+    reason: str
+
+    def message(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    generation: str | None = None
+    published: bool = False
+    quiz_items: int = 0
+    quiz_problems: list[QuizProblem] = field(default_factory=list)
+
+    def summary_line(self) -> str:
+        extra = []
+        if self.skipped:
+            extra.append(f"{len(self.skipped)} skipped")
+        if self.problems:
+            extra.append(f"{len(self.problems)} failed")
+        files = f"{self.files} files" + (f" ({', '.join(extra)})" if extra else "")
+        return (
+            f"{files}; chunks: {self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged ({self.chunks} in index); {self.seconds:.1f} s"
+        ) + (f"; quiz items: {self.quiz_items} loaded, {len(self.quiz_problems)} rejected" if self.quiz_items or self.quiz_problems else "")
+
+    def to_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "skipped": self.skipped,
+            "problems": [{"source": p.source, "reason": p.reason} for p in self.problems],
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "generation": self.generation,
+            "published": self.published,
+            "quiz_items": self.quiz_items,
+            "quiz_problems": [{"source": p.source, "item": p.item, "reason": p.reason} for p in self.quiz_problems],
+        }
+
+
+def index_config(settings: Settings) -> dict:
+    """Everything that shapes chunks and vectors; an index built with another config is rebuilt from scratch."""
+    return {
+        "model": model_identity(settings.model_path),
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
+        "chunker_version": CHUNKER_VERSION,
+    }
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, list[float]]]:
+    """Every chunk of the live generation with its vector, by id, so unchanged passages are never re-embedded."""
+    if manifest is None:
+        return {}
+    got = store.open_collection(manifest.generation).get(include=["documents", "metadatas", "embeddings"])
+    return {
+        i: (Chunk.from_store(i, d, m), e)
+        for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+    }
+
+
+def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list) -> None:
+    collection = store.open_collection(name, create=True)
+    batch = collection._client.get_max_batch_size()
+    for start in range(0, len(chunks), batch):
+        part = chunks[start : start + batch]
+        collection.add(
+            ids=[c.id for c in part],
+            embeddings=vectors[start : start + batch],
+            documents=[c.text for c in part],
+            metadatas=[c.metadata() for c in part],
+        )
+    if collection.count() != len(chunks):
+        raise IngestError(f"the new index holds {collection.count()} chunks, expected {len(chunks)}; run ingest again")
+
+
+def ingest_corpus(
+    settings: Settings,
+    get_embedder: Callable[[], TextEmbedder],
+    *,
+    strict: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> IngestReport:
+    """Bring the index (settings.db_dir, or the Chroma server) in step with settings.corpus_dir; loads the model only if something changed."""
+    started = time.perf_counter()
+    corpus = Path(settings.corpus_dir)
+    if not corpus.is_dir():
+        raise IngestError(f"No course folder at {corpus}. Pass --corpus DIR or set COURSE_GUIDE_CORPUS_DIR.")
+    store = open_store(settings)
+    try:
+        with store.ingest_lock():
+            report = _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
+    except IndexUnusableError as err:  # busy, unwritable folder, unreachable server
+        raise IngestError(str(err)) from None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _strict_failure(report: IngestReport) -> IngestError:
+    return IngestError(
+        f"{len(report.problems)} file(s) could not be ingested and --strict is on; the index was not changed. "
+        "Fix or remove them, or run without --strict."
+    )
+
+
+@dataclass
+class _Plan:
+    """What differs between the course folder and the live index."""
+
+    sources: dict[str, Path]  # every ingestible file, by its path relative to the course folder
+    shas: dict[str, str]
+    changed: list[str]  # new or edited files: to be loaded and chunked
+    deleted: list[str]  # in the index, gone from the folder
+    still_failed: dict[str, FailedFile]  # failed last time and unchanged since
+
+
+def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile]) -> _Plan:
+    sources = {p.relative_to(corpus).as_posix(): p for p in files}
+    shas = {source: file_sha256(path) for source, path in sources.items()}
+
+    def known_shas(source: str) -> set[str]:
+        # Unchanged means the bytes match what the index holds, or what failed last time (no need to fail again).
+        return {entry[source].sha256 for entry in (old_files, old_failed) if source in entry}
+
+    changed = [s for s in sources if shas[s] not in known_shas(s)]
+    still_failed = {s: f for s, f in old_failed.items() if s in shas and s not in changed}
+    return _Plan(sources, shas, changed, sorted(set(old_files) - set(shas)), still_failed)
+
+
+def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log) -> IngestReport:
+    report = IngestReport()
+    files, skipped = list_course_files(corpus)
+    report.skipped = [p.relative_to(corpus).as_posix() for p in skipped]
+    for path, why in skipped.items():
+        log(f"skipped {path.relative_to(corpus).as_posix()}: {why}")
+    if not files:
+        raise IngestError(f"No course documents in {corpus} (looked for {', '.join(sorted(FORMATS))}).")
+    report.files = len(files)
+
+    try:
+        old = store.read_manifest()
+    except IndexUnusableError as err:
+        log(f"{err} Rebuilding it now.")
+        old = None
+    config = index_config(settings)
+    if old is not None and old.config != config:
+        log("index settings or model changed: rebuilding every chunk")
+        old = replace(old, files={}, failed={})
+    old_files = old.files if old else {}
+    plan = _plan(corpus, files, old_files, old.failed if old else {})
+
+    report.problems = [FileProblem(s, f.reason) for s, f in plan.still_failed.items()]
+    for problem in report.problems:
+        log(f"error: {problem.message()} (unchanged since the last ingest)")
+    if strict and report.problems:
+        raise _strict_failure(report)
+    if old is not None and old_files and not plan.changed and not plan.deleted:
+        report.unchanged = report.chunks = old.chunk_count
+        report.generation = old.generation
+        corpus_path = str(corpus.resolve())
+        # Quiz items are re-resolved against the stored chunks; their text is enough, not their vectors.
+        quiz = _quiz_items(corpus, IndexReader(store).chunks(), report, log)
+        if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed) or quiz != old.quiz_items:
+            # Same chunks, but the course folder moved, a bad file went away or a quiz file changed: the manifest must say so.
+            store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed, quiz_items=quiz))
+        return report
+
+    embedder = get_embedder()
+    new_chunks, failed = _chunk_changed(plan, corpus, old_files, embedder, settings, report, log)
+    if strict and report.problems:
+        raise _strict_failure(report)
+
+    stored = _stored(old if old_files else None, store)
+    final, manifest_files = _assemble(plan, new_chunks, stored, old_files, report, log)
+    to_embed = [c for c in final if c.id not in stored]
+    report.embedded = len(to_embed)
+    vectors_by_id = {i: vec for i, (_, vec) in stored.items()}
+    if to_embed:
+        log(f"embedding {len(to_embed)} chunks")
+        vectors = embedder.encode([c.embed_text() for c in to_embed], batch_size=settings.embed_batch_size, progress=progress)
+        vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
+
+    name = new_generation_name()
+    _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+    quiz = _quiz_items(corpus, final, report, log)
+    store.publish_manifest(Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz))
+    store.prune(keep={name} | ({old.generation} if old else set()))
+    report.chunks = len(final)
+    report.generation = name
+    report.published = True
+    return report
+
+
+def _quiz_items(corpus: Path, chunks: list[Chunk], report: IngestReport, log) -> list[dict]:
+    """The course's valid instructor quiz items, for the manifest; each rejected item is reported."""
+    items, report.quiz_problems = load_instructor_items(corpus, chunks)
+    report.quiz_items = len(items)
+    for problem in report.quiz_problems:
+        log(f"quiz error: {problem.message()}")
+    return [item.to_dict() for item in items]
+
+
+def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> tuple[dict[str, list[Chunk]], dict[str, FailedFile]]:
+    """Chunks of every new or edited file; a file that cannot be read is reported and remembered as failed."""
+    new_chunks: dict[str, list[Chunk]] = {}
+    failed = dict(plan.still_failed)
+    for source in plan.changed:
+        try:
+            document = load_document(plan.sources[source], corpus)
+            new_chunks[source] = chunk_document(document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
+        except (BadFileError, ChunkTooLongError) as err:
+            problem = FileProblem(source, str(err))
+            report.problems.append(problem)
+            failed[source] = FailedFile(plan.shas[source], problem.reason)
+            kept = " (its previous version stays in the index)" if source in old_files else ""
+            log(f"error: {problem.message()}{kept}")
+    return new_chunks, failed
+
+
+def _assemble(plan, new_chunks, stored, old_files, report, log) -> tuple[list[Chunk], dict[str, FileEntry]]:
+    """Every chunk of the next generation, in corpus order, and the counts of what changed."""
+    by_source: dict[str, list[str]] = {}
+    for chunk_id, (chunk, _) in stored.items():
+        by_source.setdefault(chunk.source, []).append(chunk_id)
+    final: list[Chunk] = []
+    manifest_files: dict[str, FileEntry] = {}
+    for source in sorted(plan.shas):
+        if source in new_chunks:
+            chunks = new_chunks[source]
+            old_ids = set(by_source.get(source, []))
+            new_ids = {c.id for c in chunks}
+            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
+            # A changed file's new passages replace its old ones; pairs of them count as updated.
+            report.unchanged += len(new_ids & old_ids)
+            report.updated += min(fresh, gone)
+            report.added += fresh - min(fresh, gone)
+            report.removed += gone - min(fresh, gone)
+            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks))
+        elif source in old_files and source in by_source:
+            # Unchanged, or bad now but good before: keep what the index already has.
+            chunks = sorted((stored[i][0] for i in by_source[source]), key=lambda c: c.ordinal)
+            report.unchanged += len(chunks)
+            manifest_files[source] = old_files[source]
+        else:
+            continue
+        final.extend(chunks)
+    for source in plan.deleted:
+        report.removed += len(by_source.get(source, []))
+        log(f"removed {source}: no longer in the course folder")
+    if not final:
+        raise IngestError("No file could be ingested; see the errors above. The previous index (if any) is unchanged.")
+    return final, manifest_files
