@@ -2,6 +2,7 @@
 report template and widget (package data), and the `course-guide` entry point is declared."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,7 +23,11 @@ print("ok")
 
 
 def test_a_wheel_installed_without_the_source_tree_finds_prompts_templates_and_the_widget(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+    # Built from a copy, so that setuptools' build/ folder never lands in the working tree.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", ".git", "index", "build", "*.egg-info", "screenshots",
+                                                                 "__pycache__", "runs", "state", ".pytest_cache"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("course_guide-*.whl")

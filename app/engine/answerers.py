@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from app.engine.conversation import Message
 from app.engine.extractive import extractive_answer
@@ -13,12 +13,20 @@ from app.engine.generative import check_citations, condense_with_llm, stream_gen
 from app.engine.llm import LLMClient, LLMError
 from app.engine.questions import PreparedQuestion
 from app.engine.refusal import REFUSAL_MESSAGE, refusal
+from core.model import TextEmbedder
+from core.settings import Settings
 from core.types import Answer
 
-if TYPE_CHECKING:
-    from app.engine.guide import Guide
-
 log = logging.getLogger("course_guide")
+
+
+class AnswerContext(Protocol):
+    """What an answerer reads from the guide that holds it (app.engine.guide.Guide is one)."""
+
+    settings: Settings
+    embedder: TextEmbedder
+
+    def idf(self) -> dict[str, float]: ...
 
 
 class Answerer(Protocol):
@@ -34,7 +42,7 @@ class Answerer(Protocol):
         """A standalone form of a follow-up question, or None to keep the offline rewrite."""
         ...
 
-    def answer(self, guide: Guide, question: PreparedQuestion) -> Generator[str, None, Answer]: ...
+    def answer(self, guide: AnswerContext, question: PreparedQuestion) -> Generator[str, None, Answer]: ...
 
 
 class ExtractiveAnswerer:
@@ -46,7 +54,7 @@ class ExtractiveAnswerer:
     def rewrite_follow_up(self, question: str, history: list[Message], max_chars: int) -> str | None:
         return None
 
-    def answer(self, guide: Guide, question: PreparedQuestion) -> Generator[str, None, Answer]:
+    def answer(self, guide: AnswerContext, question: PreparedQuestion) -> Generator[str, None, Answer]:
         return extractive_answer(question.standalone, question.retrieved, guide.idf(), guide.settings)
         yield  # a generator that yields nothing: the extractive answer is ready at once
 
@@ -69,7 +77,7 @@ class LLMAnswerer:
             log.warning("follow-up rewrite by the LLM failed, using the offline one: %s", err)
             return None
 
-    def answer(self, guide: Guide, question: PreparedQuestion) -> Generator[str, None, Answer]:
+    def answer(self, guide: AnswerContext, question: PreparedQuestion) -> Generator[str, None, Answer]:
         passages = [hit for hit in question.retrieved if hit.neighbour_of is None]
         pieces: list[str] = []
         try:
@@ -89,7 +97,7 @@ class LLMAnswerer:
             retrieved=question.retrieved, answerer=self.name, unsupported_sentences=checked.unsupported,
         )
 
-    def _offline_instead(self, guide: Guide, question: PreparedQuestion, notice: str) -> Generator[str, None, Answer]:
+    def _offline_instead(self, guide: AnswerContext, question: PreparedQuestion, notice: str) -> Generator[str, None, Answer]:
         answer = yield from self.fallback.answer(guide, question)
         answer.notice = notice
         return answer

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -67,16 +68,22 @@ class LLMClient:
     def _empty(self) -> LLMError:
         return LLMError(f"The LLM endpoint {self.base_url} returned an empty reply. Check the model name ({self.settings.llm_model}).")
 
-    def complete(self, messages: list[dict[str, str]]) -> str:
-        """The endpoint's whole reply to `messages` (OpenAI-style {role, content} dicts)."""
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
+        """Around one call into the client library: what the endpoint makes it raise becomes one LLMError."""
         try:
-            reply = self.model.invoke(messages)
+            yield
         except _ENDPOINT_FAILURES as err:
             raise self._failure(err) from err
         except _SHAPE_FAILURES as err:
             if not _raised_by_client(err):
                 raise
             raise self._failure(err) from err
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The endpoint's whole reply to `messages` (OpenAI-style {role, content} dicts)."""
+        with self._calling():
+            reply = self.model.invoke(messages)
         if not isinstance(reply.content, str) or not reply.content.strip():
             raise self._empty()
         return reply.content
@@ -86,16 +93,10 @@ class LLMClient:
         pieces = self.model.stream(messages)
         produced = False
         while True:
-            try:
-                piece = next(pieces)
-            except StopIteration:
+            with self._calling():
+                piece = next(pieces, None)
+            if piece is None:
                 break
-            except _ENDPOINT_FAILURES as err:
-                raise self._failure(err) from err
-            except _SHAPE_FAILURES as err:
-                if not _raised_by_client(err):
-                    raise
-                raise self._failure(err) from err
             if isinstance(piece.content, str) and piece.content:
                 produced = True
                 yield piece.content

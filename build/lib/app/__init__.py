@@ -1,1 +1,0 @@
-"""App: the answer function and its front ends (CLI, Gradio chat, lesson view)."""

@@ -1,1 +1,0 @@
-"""Eval: calibration, benchmarks and (later) the answer-quality harness."""

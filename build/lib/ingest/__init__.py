@@ -1,1 +1,0 @@
-"""Ingest: load course files, chunk them, embed them and publish a new index generation."""
