@@ -1,1 +1,1 @@
-"""Eval: calibration, benchmarks and (later) the answer-quality harness."""
+"""Eval: the answer-quality harness, its report and CI thresholds, refusal calibration, synthetic sets and `make bench`."""

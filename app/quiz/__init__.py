@@ -1,0 +1,1 @@
+"""Quizzes: items generated from the course, the item bank, grading, and the session as typed turns."""
