@@ -42,19 +42,51 @@ def field_path(location: tuple[int | str, ...]) -> str:
     return path
 
 
+# Pydantic's error types in words a course author reads: "'question' must be a string, not 42".
+_MUST_BE = {
+    "string_type": "must be a string", "int_type": "must be a whole number", "int_parsing": "must be a whole number",
+    "float_type": "must be a number", "float_parsing": "must be a number", "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false", "list_type": "must be a list", "dict_type": "must be a mapping",
+    "model_type": "must be a mapping", "tuple_type": "must be a list",
+}
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)[:60]
+
+
 def explain(err: ValidationError) -> str:
-    """The first problem of a validation error in one line: "'question' must be text (got 42)"."""
-    first = err.errors(include_url=False)[0]
+    """What is wrong, in one line: missing and unknown fields together, else the first problem with its field.
+
+    A validator's own message (a ValueError) is shown as it is written, so it can say what to do."""
+    problems = err.errors(include_url=False)
+    missing = [field_path(tuple(p["loc"])) for p in problems if p["type"] == "missing"]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    unknown = [field_path(tuple(p["loc"])) for p in problems if p["type"] == "extra_forbidden"]
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)}"
+    first = problems[0]
     where = field_path(tuple(first.get("loc", ())))
     kind = first.get("type", "")
-    got = first.get("input")
-    if kind == "missing":
-        return f"missing field '{where}'"
-    if kind == "extra_forbidden":
-        return f"unknown field '{where}'"
-    message = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
-    shown = json.dumps(got, ensure_ascii=False, default=str)[:60]
-    return f"'{where}': {message} (got {shown})" if where else f"{message} (got {shown})"
+    if kind == "value_error":
+        return str(first.get("msg", "")).removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type") and not where:
+        return f"expected a JSON object, got {type(first.get('input')).__name__}"
+    wording = _MUST_BE.get(kind) or str(first.get("msg", "is not valid")).lower()
+    if kind == "literal_error":
+        wording = f"is {_shown(first.get('input'))}; it must be one of {first.get('ctx', {}).get('expected', '')}".replace("'", "")
+        return f"'{where}' {wording}"
+    return f"'{where}' {wording}, not {_shown(first.get('input'))}" if where else f"{wording}, not {_shown(first.get('input'))}"
+
+
+def located(path: object, message: str, *, line: int | None = None, item: int | None = None) -> str:
+    """The one way a problem in a user's file is named: `file:line: message` or `file: item N: message`."""
+    if line is not None:
+        return f"{path}:{line}: {message}"
+    if item is not None:
+        return f"{path}: item {item}: {message}"
+    return f"{path}: {message}"
 
 
 def parse_line(model: type[BaseModel], line: JsonLine) -> tuple[BaseModel | None, str | None]:

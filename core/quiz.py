@@ -10,6 +10,8 @@ VERDICTS = ("correct", "partly", "wrong")
 TRUE_FALSE_CHOICES = ["True", "False"]
 # Multiple-choice letters, as shown to learners and accepted in replies.
 CHOICE_LETTERS = "ABCDEFGH"
+# Most choices an instructor item may offer.
+MAX_CHOICES = 6
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """Refusal calibration: picks the similarity threshold and lexical floor that best separate in-scope from out-of-scope questions."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, model_validator
 
 from app.engine.answer import prepare_question
 from app.engine.guide import Guide
 from app.engine.questions import QuestionError
 from app.engine.scope import CLEAR_MATCH, ScopeEvidence, is_covered
+from core.files import explain, json_lines, located
 
 
 class CalibrationError(ValueError):
@@ -23,37 +26,42 @@ class LabelledQuestion:
     history: list | None = None
 
 
-def _label(record: dict) -> bool:
-    """In scope or not: an explicit 'in_scope', or an eval-dataset 'type' (out_of_scope or any other)."""
-    if "in_scope" in record:
-        # bool("false") is True: a quoted label would silently flip, so only JSON true/false are accepted.
-        if not isinstance(record["in_scope"], bool):
-            raise TypeError("'in_scope' must be true or false")
-        return record["in_scope"]
-    if isinstance(record.get("type"), str):
-        return record["type"] != "out_of_scope"
-    raise KeyError("'in_scope' (or an eval dataset's 'type')")
+class LabelledLine(BaseModel):
+    """One line of a calibration file: a question labelled in or out of scope, or an eval dataset line (its 'type' says)."""
+
+    model_config = ConfigDict(extra="ignore")
+    question: StrictStr
+    in_scope: StrictBool | None = None
+    type: StrictStr | None = None
+    source: StrictStr | None = None
+    history: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _labelled(self) -> LabelledLine:
+        if self.in_scope is None and self.type is None:
+            raise ValueError("expected a JSON object with 'question' and 'in_scope' (or an eval dataset's 'type'); add the label")
+        return self
+
+    def labelled(self) -> LabelledQuestion:
+        # bool("false") is True: a quoted label would silently flip, so in_scope is a strict JSON true/false.
+        in_scope = self.in_scope if self.in_scope is not None else self.type != "out_of_scope"
+        return LabelledQuestion(self.question, in_scope, self.source, self.history)
 
 
 def read_labelled_questions(path: Path) -> list[LabelledQuestion]:
     """Questions labelled in or out of scope: {question, in_scope} lines, or an eval dataset (README, 'Evaluating')."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise CalibrationError(f"Cannot read {path}: {err}. Pass --questions with a UTF-8 JSONL file.") from None
     questions: list[LabelledQuestion] = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for line in json_lines(lines):
+        if line.error is not None:
+            raise CalibrationError(located(path, f"expected a JSON object with 'question' and 'in_scope' ({line.error}); fix or remove the line", line=line.number))
         try:
-            record = json.loads(line)
-            in_scope = _label(record)
-            question = record["question"]
-        except (json.JSONDecodeError, KeyError, AttributeError) as err:
-            raise CalibrationError(
-                f"{path}:{number}: expected a JSON object with 'question' and 'in_scope' ({err}); fix or remove the line"
-            ) from None
-        except TypeError as err:
-            raise CalibrationError(f"{path}:{number}: {err}; fix the line") from None
-        if not isinstance(question, str):
-            raise CalibrationError(f"{path}:{number}: 'question' must be a string and 'in_scope' true or false; fix the line")
-        questions.append(LabelledQuestion(question, in_scope, record.get("source"), record.get("history")))
+            questions.append(LabelledLine.model_validate(line.value).labelled())
+        except ValidationError as err:
+            raise CalibrationError(located(path, f"{explain(err)}; fix the line", line=line.number)) from None
     if not any(q.in_scope for q in questions) or all(q.in_scope for q in questions):
         raise CalibrationError(f"{path} needs both in-scope and out-of-scope questions to calibrate against.")
     return questions

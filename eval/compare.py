@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, RootModel, StrictFloat, ValidationError, model_validator
 
+from core.files import explain, located
 from eval.harness import ALL_METRICS, LATENCY_METRICS
 
 # A question's score must move this much to count as regressed or improved when its pass/fail did not change.
@@ -41,10 +43,46 @@ class Bar:
         return f"≥ {self.minimum:g}" if self.minimum is not None else f"≤ {self.maximum:g}"
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ThresholdsError(f"{where} must be a number, not {value!r}")
-    return float(value)
+class BarLimits(BaseModel):
+    """`metric: {min: N}` or `metric: {max: N}` (a latency limit) in a thresholds file."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: StrictFloat | None = None
+    max: StrictFloat | None = None
+
+    @model_validator(mode="after")
+    def _one_given(self) -> BarLimits:
+        if self.min is None and self.max is None:
+            raise ValueError("must be a number (minimum) or {min: N} / {max: N}")
+        return self
+
+
+class ThresholdsFile(RootModel[dict[str, StrictFloat | BarLimits]]):
+    """A thresholds file: a YAML mapping of metric name to its minimum, or to {min: N} / {max: N}."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_metrics(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data:
+            raise ValueError("must be a YAML mapping of metric name to minimum, e.g. `hit_at_5: 0.9`")
+        unknown = [str(name) for name in data if name not in ALL_METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known metrics: {', '.join(ALL_METRICS)}")
+        for name, value in data.items():
+            if isinstance(value, dict):
+                if not value or set(value) - {"min", "max"} or not all(_is_number(v) for v in value.values()):
+                    raise ValueError(f"the bar of {name} must be a number (minimum) or {{min: N}} / {{max: N}}, not {value!r}")
+            elif not _is_number(value):
+                raise ValueError(f"the bar of {name} must be a number, not {value!r}")
+        return {name: ({k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)) for name, value in data.items()}
+
+    def bars(self) -> list[Bar]:
+        return [Bar(name, bar.min, bar.max) if isinstance(bar, BarLimits) else Bar(name, minimum=bar) for name, bar in self.root.items()]
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int in Python; `hit_at_5: yes` is a mistake, not a bar of 1.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def load_thresholds(path: Path) -> list[Bar]:
@@ -55,22 +93,10 @@ def load_thresholds(path: Path) -> list[Bar]:
         raise ThresholdsError(f"No thresholds file at {path}.") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ThresholdsError(f"Cannot read the thresholds file {path}: {err}".splitlines()[0]) from None
-    if not isinstance(data, dict) or not data:
-        raise ThresholdsError(f"{path} must be a YAML mapping of metric name to minimum, e.g. `hit_at_5: 0.9`.")
-    unknown = [name for name in data if name not in ALL_METRICS]
-    if unknown:
-        raise ThresholdsError(f"{path}: unknown metric(s) {', '.join(map(str, unknown))}; known metrics: {', '.join(ALL_METRICS)}")
-    bars = []
-    for name, value in data.items():
-        where = f"{path}: the bar of {name}"
-        if isinstance(value, dict):
-            if set(value) - {"min", "max"} or not value:
-                raise ThresholdsError(f"{where} must be a number (minimum) or {{min: N}} / {{max: N}}, not {value!r}")
-            bars.append(Bar(name, _number(value["min"], where) if "min" in value else None,
-                            _number(value["max"], where) if "max" in value else None))
-        else:
-            bars.append(Bar(name, minimum=_number(value, where)))
-    return bars
+    try:
+        return ThresholdsFile.model_validate(data).bars()
+    except ValidationError as err:
+        raise ThresholdsError(located(path, explain(err))) from None
 
 
 def check_thresholds(results: dict[str, Any], bars: list[Bar]) -> list[dict[str, Any]]:

@@ -4,15 +4,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from core.files import explain, json_lines
 from core.types import SECTION_SEPARATOR
 
-CASE_TYPES = ("factual", "paraphrase", "lookup", "multi-section", "follow-up", "out_of_scope")
+CaseType = Literal["factual", "paraphrase", "lookup", "multi-section", "follow-up", "out_of_scope"]
+CASE_TYPES: tuple[str, ...] = get_args(CaseType)
 OUT_OF_SCOPE = "out_of_scope"
-REQUIRED_FIELDS = ("id", "question", "reference_answer", "must_include", "sources", "type", "topic")
-# Fields a case may carry besides the required ones; anything else is most likely a misspelt field name.
-OPTIONAL_FIELDS = ("history", "synthetic", "generator", "notes")
 
 
 class DatasetError(ValueError):
@@ -118,98 +129,109 @@ class Dataset:
     problems: list[DatasetProblem] = field(default_factory=list)
 
 
-def _text(record: dict, name: str, *, allow_empty: bool = False) -> str:
-    value = record[name]
-    if not isinstance(value, str):
-        raise CaseError(f"'{name}' must be a string, not {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise CaseError(f"'{name}' is empty")
-    return value.strip()
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: StrictStr
 
 
-def _must_include(value: Any) -> list[list[str]]:
-    shape = "'must_include' must be a list of key facts, each a list of alternatives, e.g. [[\"data drift\", \"drift\"]]"
-    if not isinstance(value, list):
-        raise CaseError(f"{shape}; got {type(value).__name__}")
-    facts = []
-    for fact in value:
-        if not isinstance(fact, list) or not fact or not all(isinstance(a, str) and a.strip() for a in fact):
-            raise CaseError(f"{shape}; got {json.dumps(fact)}")
-        facts.append([a.strip() for a in fact])
-    return facts
+class SourceLine(BaseModel):
+    """A gold source as written in a dataset line."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: StrictStr
+    section: StrictStr | None = None
+    page: StrictInt | None = None
+
+    @field_validator("source", "section")
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"a source's '{info.field_name}' must be a non-empty string")
+        return value.strip() if value is not None else None
+
+    @field_validator("page")
+    @classmethod
+    def _page_number(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"a source's 'page' must be a page number from 1; got {value}")
+        return value
 
 
-def _sources(value: Any) -> list[GoldSource]:
-    shape = "'sources' must be a list of {\"source\": file, \"section\"?: section path, \"page\"?: PDF page}"
-    if not isinstance(value, list):
-        raise CaseError(f"{shape}; got {type(value).__name__}")
-    gold = []
-    for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("source"), str) or not item["source"].strip():
-            raise CaseError(f"{shape}; got {json.dumps(item)}")
-        unknown = set(item) - {"source", "section", "page"}
-        if unknown:
-            raise CaseError(f"{shape}; unknown key(s) {sorted(unknown)} in {json.dumps(item)}")
-        section, page = item.get("section"), item.get("page")
-        if section is not None and (not isinstance(section, str) or not section.strip()):
-            raise CaseError(f"a source's 'section' must be a non-empty string; got {json.dumps(section)}")
-        # bool is an int in Python; a page of `true` is a typo, not page 1.
-        if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
-            raise CaseError(f"a source's 'page' must be a page number from 1; got {json.dumps(page)}")
-        gold.append(GoldSource(item["source"].strip(), section.strip() if section else None, page))
-    return gold
+class CaseLine(BaseModel):
+    """One line of an eval dataset, as the user writes it (README, 'The dataset')."""
 
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr | StrictInt
+    question: StrictStr
+    reference_answer: StrictStr
+    must_include: list[list[StrictStr]]
+    sources: list[SourceLine]
+    type: CaseType
+    topic: StrictStr
+    history: list[HistoryTurn] | None = None
+    synthetic: StrictBool = False
+    generator: StrictStr | None = None
+    notes: StrictStr | None = None
 
-def _history(value: Any) -> list[dict[str, str]] | None:
-    if value is None:
-        return None
-    ok = isinstance(value, list) and all(
-        isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str) for m in value
-    )
-    if not ok:
-        raise CaseError("'history' must be a list of {\"role\": \"user\"|\"assistant\", \"content\": text} messages")
-    return [{"role": m["role"], "content": m["content"]} for m in value]
+    @field_validator("must_include", mode="before")
+    @classmethod
+    def _facts_shape(cls, value: Any) -> Any:
+        shape = "'must_include' must be a list of key facts, each a list of alternatives, e.g. [[\"data drift\", \"drift\"]]"
+        if not isinstance(value, list):
+            raise ValueError(f"{shape}; got {type(value).__name__}")
+        for fact in value:
+            if not isinstance(fact, list) or not fact or not all(isinstance(a, str) and a.strip() for a in fact):
+                raise ValueError(f"{shape}; got {json.dumps(fact)}")
+        return [[a.strip() for a in fact] for fact in value]
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources_shape(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError(f"'sources' must be a list of {{\"source\": file, \"section\"?: section path, \"page\"?: PDF page}}; got {type(value).__name__}")
+        return value
+
+    @field_validator("id", "question", "topic")
+    @classmethod
+    def _filled(cls, value: str | int, info: ValidationInfo) -> str:
+        text = str(value).strip()
+        if not text:
+            raise ValueError(f"'{info.field_name}' is empty")
+        return text
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CaseLine:
+        if self.type == OUT_OF_SCOPE and self.sources:
+            raise ValueError("an out_of_scope case expects a refusal, so its 'sources' must be []")
+        if self.type != OUT_OF_SCOPE and not self.sources:
+            raise ValueError("an answerable case needs at least one gold source in 'sources'")
+        if self.type != OUT_OF_SCOPE and not self.reference_answer.strip():
+            raise ValueError("'reference_answer' is empty")
+        if self.type == "follow-up" and not self.history:
+            raise ValueError("a follow-up case needs the conversation before it in 'history'")
+        return self
+
+    def case(self, line: int = 0) -> EvalCase:
+        return EvalCase(
+            id=str(self.id), question=self.question, reference_answer=self.reference_answer.strip(),
+            must_include=self.must_include,
+            sources=[GoldSource(s.source, s.section, s.page) for s in self.sources],
+            type=self.type, topic=self.topic,
+            history=[turn.model_dump() for turn in self.history] if self.history else None,
+            synthetic=self.synthetic, line=line,
+        )
 
 
 def parse_case(record: Any, line: int = 0) -> EvalCase:
     """One case from its JSON object, or CaseError naming the first thing wrong with it."""
-    if not isinstance(record, dict):
-        raise CaseError(f"expected a JSON object, got {type(record).__name__}")
-    missing = [name for name in REQUIRED_FIELDS if name not in record]
-    if missing:
-        raise CaseError(f"missing field(s) {', '.join(missing)}")
-    unknown = sorted(set(record) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
-    if unknown:
-        raise CaseError(f"unknown field(s) {', '.join(unknown)}; known fields: {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)}")
-    case_type = record["type"]
-    if case_type not in CASE_TYPES:
-        raise CaseError(f"'type' is {json.dumps(case_type)}; it must be one of {', '.join(CASE_TYPES)}")
-    synthetic = record.get("synthetic", False)
-    if not isinstance(synthetic, bool):
-        raise CaseError(f"'synthetic' must be true or false, not {json.dumps(synthetic)}")
-    case_id = record["id"]
-    if not isinstance(case_id, (str, int)) or isinstance(case_id, bool) or not str(case_id).strip():
-        raise CaseError("'id' must be a non-empty string")
-    sources = _sources(record["sources"])
-    if case_type == OUT_OF_SCOPE and sources:
-        raise CaseError("an out_of_scope case expects a refusal, so its 'sources' must be []")
-    if case_type != OUT_OF_SCOPE and not sources:
-        raise CaseError("an answerable case needs at least one gold source in 'sources'")
-    history = _history(record.get("history"))
-    if case_type == "follow-up" and not history:
-        raise CaseError("a follow-up case needs the conversation before it in 'history'")
-    return EvalCase(
-        id=str(case_id).strip(),
-        question=_text(record, "question"),
-        reference_answer=_text(record, "reference_answer", allow_empty=case_type == OUT_OF_SCOPE),
-        must_include=_must_include(record["must_include"]),
-        sources=sources,
-        type=case_type,
-        topic=_text(record, "topic"),
-        history=history,
-        synthetic=synthetic,
-        line=line,
-    )
+    try:
+        return CaseLine.model_validate(record).case(line)
+    except ValidationError as err:
+        message = explain(err)
+        if message.startswith("unknown field(s)"):
+            message += f"; known fields: {', '.join(CaseLine.model_fields)}"
+        raise CaseError(message) from None
 
 
 def load_dataset(path: Path) -> Dataset:
@@ -224,13 +246,10 @@ def load_dataset(path: Path) -> Dataset:
     cases: list[EvalCase] = []
     problems: list[DatasetProblem] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.append(DatasetProblem(number, None, f"not valid JSON ({err.msg} at column {err.colno})"))
+    for line in json_lines(text.splitlines()):
+        number, record = line.number, line.value
+        if line.error is not None:
+            problems.append(DatasetProblem(number, None, line.error))
             continue
         raw_id = record.get("id") if isinstance(record, dict) else None
         case_id = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else None

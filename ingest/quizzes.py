@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
-from core.quiz import ITEM_TYPES, TRUE_FALSE_CHOICES, QuizItem
+from core.files import explain
+from core.quiz import CHOICE_LETTERS, ITEM_TYPES, MAX_CHOICES, TRUE_FALSE_CHOICES, QuizItem
 from core.text import content_words
 from core.types import SECTION_SEPARATOR, Chunk
 
 QUIZ_FOLDER = "quizzes"
 QUIZ_SUFFIXES = (".yaml", ".yml")
-_REQUIRED = ("id", "type", "question", "answer", "explanation", "lesson", "section")
-_ALLOWED = set(_REQUIRED) | {"choices"}
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,70 @@ def list_quiz_files(corpus_dir: Path) -> list[Path]:
     )
 
 
-def _text(raw: dict, key: str) -> str:
-    value = raw[key]
+def _as_text(value: Any, info: ValidationInfo) -> str:
+    """YAML reads `answer: 1668` as a number: numbers are fine as text, lists, mappings and yes/no are not."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _Invalid(f"'{key}' must be text, not {type(value).__name__}")
+        raise ValueError(f"'{info.field_name}' must be text, not {type(value).__name__}")
     text = str(value).strip()
     if not text:
-        raise _Invalid(f"'{key}' is empty")
+        raise ValueError(f"'{info.field_name}' is empty")
     return text
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+
+
+class QuizFileItem(BaseModel):
+    """One item of a quiz file, as the instructor writes it (README, 'Quiz mode')."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Text
+    type: Text
+    question: Text
+    answer: Any
+    explanation: Text
+    lesson: Text
+    section: Text
+    choices: list[Any] | None = None
+
+    @field_validator("answer")
+    @classmethod
+    def _answer_given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("'answer' is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _answer_fits_type(self) -> QuizFileItem:
+        if self.type not in ITEM_TYPES:
+            raise ValueError(f"type '{self.type}' is not one of {', '.join(ITEM_TYPES)}")
+        if self.type == "multiple_choice":
+            if not isinstance(self.choices, list) or not 2 <= len(self.choices) <= MAX_CHOICES:
+                raise ValueError(f"a multiple_choice item needs 'choices': a list of 2 to {MAX_CHOICES} answers")
+            if any(isinstance(c, bool) or not isinstance(c, (str, int, float)) or not str(c).strip() for c in self.choices):
+                raise ValueError("each of 'choices' must be a non-empty text")
+            choices = [str(c).strip() for c in self.choices]
+            if len({c.lower() for c in choices}) != len(choices):
+                raise ValueError("'choices' has the same choice twice")
+            if isinstance(self.answer, bool) or not isinstance(self.answer, (str, int, float)):
+                raise ValueError("'answer' must be text, not " + type(self.answer).__name__)
+            answer = str(self.answer).strip()
+            letters = {CHOICE_LETTERS[i]: c for i, c in enumerate(choices)}
+            answer = letters.get(answer.upper(), answer)
+            if answer not in choices:
+                raise ValueError(f"answer '{answer}' is not one of the choices")
+            self.choices, self.answer = choices, answer
+        elif self.type == "true_false":
+            if not isinstance(self.answer, bool):
+                raise ValueError("a true_false item's answer must be true or false")
+            self.choices, self.answer = list(TRUE_FALSE_CHOICES), TRUE_FALSE_CHOICES[0] if self.answer else TRUE_FALSE_CHOICES[1]
+        else:
+            if self.choices is not None:
+                raise ValueError("a short_answer item has no 'choices'")
+            if isinstance(self.answer, bool) or not isinstance(self.answer, (str, int, float)) or not str(self.answer).strip():
+                raise ValueError("'answer' must be text")
+            self.choices, self.answer = [], str(self.answer).strip()
+        return self
 
 
 def _section_chunks(chunks: list[Chunk], section: str) -> list[Chunk]:
@@ -75,53 +131,28 @@ def best_chunk(candidates: list[Chunk], text: str) -> Chunk:
 
 def _item(raw: Any, chunks_by_source: dict[str, list[Chunk]], seen: set[str]) -> QuizItem:
     if not isinstance(raw, dict):
-        raise _Invalid(f"must be a mapping of fields ({', '.join(_REQUIRED)}), not {type(raw).__name__}")
-    missing = [key for key in _REQUIRED if key not in raw or raw[key] is None]
-    if missing:
-        raise _Invalid(f"missing field(s): {', '.join(missing)}")
-    unknown = sorted(str(k) for k in set(raw) - _ALLOWED)
-    if unknown:
-        raise _Invalid(f"unknown field(s): {', '.join(unknown)} (allowed: {', '.join(sorted(_ALLOWED))})")
-    item_id = _text(raw, "id")
-    if item_id in seen:
-        raise _Invalid(f"duplicate id '{item_id}'; give each item its own id")
-    kind = _text(raw, "type")
-    if kind not in ITEM_TYPES:
-        raise _Invalid(f"type '{kind}' is not one of {', '.join(ITEM_TYPES)}")
-    question, explanation = _text(raw, "question"), _text(raw, "explanation")
-    choices: list[str] = []
-    if kind == "multiple_choice":
-        raw_choices = raw.get("choices")
-        if not isinstance(raw_choices, list) or not 2 <= len(raw_choices) <= 6:
-            raise _Invalid("a multiple_choice item needs 'choices': a list of 2 to 6 answers")
-        choices = [_text({"choice": c}, "choice") for c in raw_choices]
-        if len(set(c.lower() for c in choices)) != len(choices):
-            raise _Invalid("'choices' has the same choice twice")
-        answer = _text(raw, "answer")
-        letters = {"ABCDEF"[i]: c for i, c in enumerate(choices)}
-        answer = letters.get(answer.upper(), answer)
-        if answer not in choices:
-            raise _Invalid(f"answer '{answer}' is not one of the choices")
-    elif kind == "true_false":
-        value = raw["answer"]
-        if not isinstance(value, bool):
-            raise _Invalid("a true_false item's answer must be true or false")
-        answer, choices = TRUE_FALSE_CHOICES[0] if value else TRUE_FALSE_CHOICES[1], list(TRUE_FALSE_CHOICES)
-    else:
-        if "choices" in raw:
-            raise _Invalid("a short_answer item has no 'choices'")
-        answer = _text(raw, "answer")
-    lesson, section = _text(raw, "lesson"), _text(raw, "section")
+        raise _Invalid(f"must be a mapping of fields ({', '.join(QuizFileItem.model_fields)}), not {type(raw).__name__}")
+    try:
+        written = QuizFileItem.model_validate(raw)
+    except ValidationError as err:
+        message = explain(err)
+        if message.startswith("unknown field(s)"):
+            message += f" (allowed: {', '.join(sorted(QuizFileItem.model_fields))})"
+        raise _Invalid(message) from None
+    if written.id in seen:
+        raise _Invalid(f"duplicate id '{written.id}'; give each item its own id")
+    lesson, section = written.lesson, written.section
     if lesson not in chunks_by_source:
         raise _Invalid(f"lesson '{lesson}' is not in the index; name a lesson file relative to the course folder")
     in_section = _section_chunks(chunks_by_source[lesson], section)
     if not in_section:
         raise _Invalid(f"lesson '{lesson}' has no section '{section}'; use one of its headings")
-    chunk = best_chunk(in_section, f"{question} {answer} {explanation}")
-    seen.add(item_id)
+    chunk = best_chunk(in_section, f"{written.question} {written.answer} {written.explanation}")
+    seen.add(written.id)
     return QuizItem(
-        id=item_id, type=kind, question=question, answer=answer, explanation=explanation, source=chunk.source,
-        section=chunk.section, chunk_id=chunk.id, origin="instructor", choices=choices, page=chunk.page,
+        id=written.id, type=written.type, question=written.question, answer=str(written.answer), explanation=written.explanation,
+        source=chunk.source, section=chunk.section, chunk_id=chunk.id, origin="instructor", choices=list(written.choices or []),
+        page=chunk.page,
     )
 
 

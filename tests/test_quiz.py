@@ -82,7 +82,7 @@ BAD_QUIZZES = {
     "invalid-yaml": ("items:\n  - id: [unclosed\n", None, "is not valid YAML"),
     "empty-file": ("", None, "is empty"),
     "not-a-list": ("items: just text\n", None, "list of quiz items"),
-    "missing-field": (item(explanation=None), 2, "missing field(s): explanation"),
+    "missing-field": (item(explanation=None), 2, "missing field(s) explanation"),
     "wrong-type": (item(type="essay"), 2, "type 'essay' is not one of"),
     "question-not-text": (item(question=["a", "b"]), 2, "'question' must be text"),
     "mc-answer-not-a-choice": (item(type="multiple_choice", choices=["Lens", "Mirror"], answer="Prism"), 2, "not one of the choices"),
@@ -91,7 +91,7 @@ BAD_QUIZZES = {
     "unknown-lesson": (item(lesson="99-nowhere.md"), 2, "lesson '99-nowhere.md' is not in the index"),
     "unknown-section": (item(section="Radio telescopes"), 2, "has no section 'Radio telescopes'"),
     "duplicate-id": (item(id="telescope-refractor"), 2, "duplicate id 'telescope-refractor'"),
-    "unknown-field": (item(difficulty="hard"), 2, "unknown field(s): difficulty"),
+    "unknown-field": (item(difficulty="hard"), 2, "unknown field(s) difficulty"),
     "item-not-mapping": ("  - just a string\n", 2, "must be a mapping"),
 }
 
