@@ -4,10 +4,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -62,27 +64,40 @@ def prune_generations(db_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def open_collection(generation_dir: Path, create: bool = False):
-    """The Chroma collection of one generation. Embeddings are always ours: Chroma's default would download a model."""
+def open_client_and_collection(generation_dir: Path, create: bool = False) -> tuple[Any, Any]:
+    """The Chroma client of one generation and its collection; close the client when done (it holds files and threads).
+
+    Embeddings are always ours: Chroma's default would download a model."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     client = chromadb.PersistentClient(
         path=str(generation_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     )
-    if create:
-        return client.create_collection(
-            COLLECTION_NAME, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
-    return client.get_collection(COLLECTION_NAME, embedding_function=None)
+    try:
+        if create:
+            collection = client.create_collection(
+                COLLECTION_NAME, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        else:
+            collection = client.get_collection(COLLECTION_NAME, embedding_function=None)
+    except BaseException:
+        client.close()
+        raise
+    return client, collection
 
 
 
 @dataclass(frozen=True)
 class LocalStore:
-    """The index folder: one Chroma folder per generation, and manifest.json naming the live one."""
+    """The index folder: one Chroma folder per generation, and manifest.json naming the live one.
+
+    Each open collection keeps its Chroma client (SQLite files, HNSW segments, threads) until
+    close_collection; a long-running server must close replaced generations, or every publish leaks."""
 
     db_dir: Path
+    _clients: dict[int, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
 
     def read_manifest(self) -> Manifest | None:
         return read_manifest(self.db_dir)
@@ -91,7 +106,17 @@ class LocalStore:
         publish_manifest(self.db_dir, manifest)
 
     def open_collection(self, generation: str, create: bool = False):
-        return open_collection(self.db_dir / generation, create=create)
+        client, collection = open_client_and_collection(self.db_dir / generation, create=create)
+        with self._clients_lock:
+            self._clients[id(collection)] = client
+        return collection
+
+    def close_collection(self, collection) -> None:
+        """Release what open_collection holds for `collection`; it must not be used afterwards."""
+        with self._clients_lock:
+            client = self._clients.pop(id(collection), None)
+        if client is not None:
+            client.close()
 
     def prune(self, keep: set[str]) -> None:
         prune_generations(self.db_dir, keep)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         description="Below the threshold, a question is still answered when a passage holding all its key words scores at least this.",
     )
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted, in characters.")
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest API request body, in bytes; a bigger one is refused with 413 while it is read."
+    )
     chunk_tokens: int = Field(
         200, ge=32, le=250, description="Target chunk size in model tokens (the model reads at most 256)."
     )

@@ -104,7 +104,11 @@ def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, l
     """Every chunk of the live generation with its vector, by id, so unchanged passages are never re-embedded."""
     if manifest is None:
         return {}
-    got = store.open_collection(manifest.generation).get(include=["documents", "metadatas", "embeddings"])
+    collection = store.open_collection(manifest.generation)
+    try:
+        got = collection.get(include=["documents", "metadatas", "embeddings"])
+    finally:
+        store.close_collection(collection)
     return {
         i: (Chunk.from_store(i, d, m), e)
         for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
@@ -113,17 +117,21 @@ def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, l
 
 def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list) -> None:
     collection = store.open_collection(name, create=True)
-    batch = collection._client.get_max_batch_size()
-    for start in range(0, len(chunks), batch):
-        part = chunks[start : start + batch]
-        collection.add(
-            ids=[c.id for c in part],
-            embeddings=vectors[start : start + batch],
-            documents=[c.text for c in part],
-            metadatas=[c.metadata() for c in part],
-        )
-    if collection.count() != len(chunks):
-        raise IngestError(f"the new index holds {collection.count()} chunks, expected {len(chunks)}; run ingest again")
+    try:
+        batch = collection._client.get_max_batch_size()
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            collection.add(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + batch],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata() for c in part],
+            )
+        held = collection.count()
+    finally:
+        store.close_collection(collection)
+    if held != len(chunks):
+        raise IngestError(f"the new index holds {held} chunks, expected {len(chunks)}; run ingest again")
 
 
 def ingest_corpus(
@@ -212,10 +220,18 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         report.generation = old.generation
         corpus_path = str(corpus.resolve())
         # Quiz items are re-resolved against the stored chunks; their text is enough, not their vectors.
-        quiz = _quiz_items(corpus, IndexReader(store).chunks(), report, log)
+        reader = IndexReader(store)
+        try:
+            quiz = _quiz_items(corpus, reader.chunks(), report, log)
+        finally:
+            reader.close()
         if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed) or quiz != old.quiz_items:
             # Same chunks, but the course folder moved, a bad file went away or a quiz file changed: the manifest must say so.
             store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed, quiz_items=quiz))
+            # New quiz items are new content for learners; a moved folder or a gone bad file is bookkeeping.
+            report.published = quiz != old.quiz_items
+        # A run killed between its manifest switch and its prune left an extra generation: remove it now.
+        store.prune(keep={old.generation} | ({old.previous} if old.previous else set()))
         return report
 
     embedder = get_embedder()
@@ -236,8 +252,12 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     name = new_generation_name()
     _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
     quiz = _quiz_items(corpus, final, report, log)
-    store.publish_manifest(Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz))
-    store.prune(keep={name} | ({old.generation} if old else set()))
+    previous = old.generation if old else None
+    store.publish_manifest(
+        Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz, previous=previous)
+    )
+    # The generation before stays: a running server may be answering from it right now.
+    store.prune(keep={name} | ({previous} if previous else set()))
     report.chunks = len(final)
     report.generation = name
     report.published = True
