@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         200, ge=32, le=250, description="Target chunk size in model tokens (the model reads at most 256)."
     )
     chunk_overlap_tokens: int = Field(30, ge=0, le=100, description="Tokens shared by neighbouring chunks.")
+    max_file_bytes: int = Field(
+        20_000_000, ge=1, description="Largest course file ingested, in bytes; a bigger one is reported and skipped."
+    )
+    max_chunks_per_file: int = Field(
+        5000, ge=1, description="Most chunks one course file may make; a file that would make more is reported and skipped."
+    )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
     llm_base_url: str | None = Field(
         None,

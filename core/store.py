@@ -47,6 +47,7 @@ class FailedFile:
 
     sha256: str
     reason: str
+    limits: dict[str, int] | None = None  # for a file over a size limit: the limits then, so raising them retries it
 
 
 @dataclass

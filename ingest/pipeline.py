@@ -20,7 +20,7 @@ from core.store import (
     new_generation_name,
 )
 from core.types import Chunk
-from ingest.chunker import ChunkTooLongError, chunk_document
+from ingest.chunker import ChunkTooLongError, TooManyChunksError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
 from ingest.quizzes import QuizProblem, load_instructor_items
 
@@ -97,7 +97,21 @@ def index_config(settings: Settings) -> dict:
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as data:  # streamed: an oversized file is hashed (to remember it failed) without being held
+        return hashlib.file_digest(data, "sha256").hexdigest()
+
+
+class FileTooLargeError(BadFileError):
+    """A course file over the size limit; not read at all."""
+
+
+def _check_size(path: Path, max_bytes: int) -> None:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise FileTooLargeError(
+            f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit for one course file "
+            "(COURSE_GUIDE_MAX_FILE_BYTES); split it into smaller lessons, or raise the limit"
+        )
 
 
 def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, list[float]]]:
@@ -175,9 +189,15 @@ class _Plan:
     still_failed: dict[str, FailedFile]  # failed last time and unchanged since
 
 
-def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile]) -> _Plan:
+def file_limits(settings: Settings) -> dict[str, int]:
+    """The per-file limits; a file refused under them is tried again once they change."""
+    return {"max_file_bytes": settings.max_file_bytes, "max_chunks_per_file": settings.max_chunks_per_file}
+
+
+def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile], limits: dict[str, int]) -> _Plan:
     sources = {p.relative_to(corpus).as_posix(): p for p in files}
     shas = {source: file_sha256(path) for source, path in sources.items()}
+    old_failed = {s: f for s, f in old_failed.items() if f.limits is None or f.limits == limits}
 
     def known_shas(source: str) -> set[str]:
         # Unchanged means the bytes match what the index holds, or what failed last time (no need to fail again).
@@ -208,7 +228,7 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         log("index settings or model changed: rebuilding every chunk")
         old = replace(old, files={}, failed={})
     old_files = old.files if old else {}
-    plan = _plan(corpus, files, old_files, old.failed if old else {})
+    plan = _plan(corpus, files, old_files, old.failed if old else {}, file_limits(settings))
 
     report.problems = [FileProblem(s, f.reason) for s, f in plan.still_failed.items()]
     for problem in report.problems:
@@ -279,12 +299,17 @@ def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> 
     failed = dict(plan.still_failed)
     for source in plan.changed:
         try:
+            _check_size(plan.sources[source], settings.max_file_bytes)
             document = load_document(plan.sources[source], corpus)
-            new_chunks[source] = chunk_document(document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
-        except (BadFileError, ChunkTooLongError) as err:
+            new_chunks[source] = chunk_document(
+                document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens,
+                max_chunks=settings.max_chunks_per_file,
+            )
+        except (BadFileError, ChunkTooLongError, TooManyChunksError) as err:
             problem = FileProblem(source, str(err))
             report.problems.append(problem)
-            failed[source] = FailedFile(plan.shas[source], problem.reason)
+            over_limit = isinstance(err, (FileTooLargeError, TooManyChunksError))
+            failed[source] = FailedFile(plan.shas[source], problem.reason, file_limits(settings) if over_limit else None)
             kept = " (its previous version stays in the index)" if source in old_files else ""
             log(f"error: {problem.message()}{kept}")
     return new_chunks, failed

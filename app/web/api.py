@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.engine.answer import answer_question, stream_answer
@@ -22,6 +23,7 @@ from app.quiz.bank import QuizError
 from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, start_quiz
 from app.web.quiz_markdown import turn_markdown
 from app.web.security import (
+    BodyLimitMiddleware,
     FrameAncestorsMiddleware,
     OriginGateMiddleware,
     OriginPolicy,
@@ -110,13 +112,26 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _validation_message(err: RequestValidationError) -> tuple[int, str]:
+# What each endpoint's body looks like, for error messages.
+_BODY_EXAMPLES = {
+    "/quiz": '{"topic": "model monitoring", "n": 5}',
+    "/quiz/reply": '{"session": <the session the last quiz reply returned>, "reply": "..."}',
+}
+_ASK_BODY = '{"question": "..."}'
+
+
+def _body_example(request: Request) -> str:
+    path = request.url.path.removeprefix(request.scope.get("root_path", "")) or "/"
+    return _BODY_EXAMPLES.get(path, _ASK_BODY)
+
+
+def _validation_message(err: RequestValidationError, example: str = _ASK_BODY) -> tuple[int, str]:
     """One line naming the first problem, e.g. 'question: Field required'; a body that is not JSON is a 400."""
     first = err.errors()[0]
     if first.get("type") == "json_invalid":
-        return 400, 'The request body is not valid JSON. Send {"question": "..."} with Content-Type: application/json.'
+        return 400, f"The request body is not valid JSON. Send {example} with Content-Type: application/json."
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-    return 422, f"Invalid request: {where}: {first.get('msg', 'invalid value')}. Send {{\"question\": \"...\"}} as JSON."
+    return 422, f"Invalid request: {where}: {first.get('msg', 'invalid value')}. Send {example} as JSON."
 
 
 def _event(name: str, data: dict) -> str:
@@ -165,8 +180,20 @@ def create_api(guide: Guide) -> FastAPI:
     )
 
     @api.exception_handler(RequestValidationError)
-    def invalid_request(_request: Request, err: RequestValidationError) -> JSONResponse:
-        return _error(*_validation_message(err))
+    def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        return _error(*_validation_message(err, _body_example(request)))
+
+    @api.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own refusals, as {"error": ...} like every other API error."""
+        if err.status_code == 400:  # the body could not be parsed: not UTF-8, or nested too deep for the JSON parser
+            message = (
+                "The request body could not be read as JSON: send it as UTF-8 (charset=utf-8), nested no deeper than "
+                f"the request needs, such as {_body_example(request)}."
+            )
+        else:
+            message = f"{err.detail}; see /api/docs."
+        return JSONResponse({"error": message}, status_code=err.status_code, headers=getattr(err, "headers", None))
 
     @api.exception_handler(QuestionError)
     def unusable_question(_request: Request, err: QuestionError) -> JSONResponse:
@@ -274,6 +301,7 @@ def create_api(guide: Guide) -> FastAPI:
         max_age=600,
     )
     api.add_middleware(OriginGateMiddleware, policy=policy)
+    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)  # outermost: before anything reads
     return api
 
 
