@@ -1,6 +1,7 @@
 """The index in a local folder: one Chroma folder per generation, and manifest.json, replaced atomically, naming the live one."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -46,9 +47,18 @@ def read_manifest(db_dir: Path) -> Manifest | None:
     return manifest
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def publish_manifest(db_dir: Path, manifest: Manifest) -> None:
     """Switch readers to the manifest's generation in one atomic rename."""
     fd, tmp = tempfile.mkstemp(dir=db_dir, prefix=".manifest-", suffix=".tmp")
+    # mkstemp makes the file 0600; a plain new file gets 0666 less the umask, so a server running as
+    # another user than the ingest can read it.
+    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(manifest.to_json())
         out.flush()
@@ -62,6 +72,15 @@ def prune_generations(db_dir: Path, keep: set[str]) -> None:
     for path in Path(db_dir).glob(f"{GENERATION_PREFIX}*"):
         if path.is_dir() and path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def is_read_only(folder: Path) -> bool:
+    """Whether a generation folder must not be written: this process may not write it, or it was made read-only
+    (no write bit, as after `chmod -R a-w`), which root would otherwise write through."""
+    for path in [folder, *folder.rglob("*")]:
+        if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o200:
+            return True
+    return False
 
 
 def open_client_and_collection(generation_dir: Path, create: bool = False) -> tuple[Any, Any]:
@@ -106,17 +125,35 @@ class LocalStore:
         publish_manifest(self.db_dir, manifest)
 
     def open_collection(self, generation: str, create: bool = False):
-        client, collection = open_client_and_collection(self.db_dir / generation, create=create)
+        folder = self.db_dir / generation
+        copy = None
+        if not create and is_read_only(folder):
+            # Chroma writes to its SQLite file even to read, and has no read-only mode (chroma-core/chroma#1438):
+            # serve a read-only index (an image or volume built once) from a private copy, never writing to it.
+            copy = Path(tempfile.mkdtemp(prefix="course-guide-readonly-"))
+            atexit.register(shutil.rmtree, copy, ignore_errors=True)  # for a process that exits without closing it
+            shutil.copytree(folder, copy / generation, copy_function=shutil.copyfile)
+            folder = copy / generation
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(0o700 if path.is_dir() else 0o600)
+        try:
+            client, collection = open_client_and_collection(folder, create=create)
+        except BaseException:
+            if copy is not None:
+                shutil.rmtree(copy, ignore_errors=True)
+            raise
         with self._clients_lock:
-            self._clients[id(collection)] = client
+            self._clients[id(collection)] = (client, copy)
         return collection
 
     def close_collection(self, collection) -> None:
-        """Release what open_collection holds for `collection`; it must not be used afterwards."""
+        """Release what open_collection holds for `collection` (and its private copy, if any); it must not be used afterwards."""
         with self._clients_lock:
-            client = self._clients.pop(id(collection), None)
+            client, copy = self._clients.pop(id(collection), (None, None))
         if client is not None:
             client.close()
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
     def prune(self, keep: set[str]) -> None:
         prune_generations(self.db_dir, keep)
