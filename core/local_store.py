@@ -59,11 +59,19 @@ def publish_manifest(db_dir: Path, manifest: Manifest) -> None:
     # mkstemp makes the file 0600; a plain new file gets 0666 less the umask, so a server running as
     # another user than the ingest can read it.
     os.fchmod(fd, 0o666 & ~_umask())
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(manifest.to_json())
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, Path(db_dir) / MANIFEST_FILE)
+    target = Path(db_dir) / MANIFEST_FILE
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(manifest.to_json())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        what = "it is a folder: move it out of the way" if target.is_dir() else "free disk space or fix the folder's permissions"
+        raise IndexUnusableError(
+            f"Cannot write {target} ({err.strerror}); {what}, then run ingest again. The previous index is unchanged."
+        ) from None
 
 
 
@@ -164,11 +172,20 @@ class LocalStore:
             self.db_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise IndexUnusableError(f"Cannot use {self.db_dir} as the index folder ({err.strerror}); pass --db with a folder path.") from None
+        lock = FileLock(self.db_dir / ".ingest.lock", timeout=0)
         try:
-            with FileLock(self.db_dir / ".ingest.lock", timeout=0):
-                yield
+            lock.acquire()
         except Timeout:
             raise IndexBusyError(f"Another ingest is writing {self.db_dir}; wait for it to finish, then run again.") from None
+        except OSError as err:  # a read-only folder or file system: the lock file cannot be made
+            raise IndexUnusableError(
+                f"Cannot write the index folder {self.db_dir} ({err.strerror}); ingest needs write access. "
+                "Pass --db with a writable folder, or fix its permissions (serving from a read-only index works)."
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def missing_error(self) -> IndexMissingError:
         return IndexMissingError(self.db_dir)

@@ -129,8 +129,20 @@ def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, l
     }
 
 
+def _write_failed(store: Store, err: Exception) -> IngestError:
+    return IngestError(
+        f"Could not write the new index generation in the {store.describe()} ({type(err).__name__}: {err}). If the disk "
+        "is full, free space or move the index (--db), then run ingest again. The previous index is unchanged and still serves."
+    )
+
+
 def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list) -> None:
-    collection = store.open_collection(name, create=True)
+    from chromadb.errors import ChromaError
+
+    try:
+        collection = store.open_collection(name, create=True)
+    except (ChromaError, OSError) as err:
+        raise _write_failed(store, err) from None
     try:
         batch = collection._client.get_max_batch_size()
         for start in range(0, len(chunks), batch):
@@ -142,6 +154,8 @@ def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: lis
                 metadatas=[c.metadata() for c in part],
             )
         held = collection.count()
+    except (ChromaError, OSError) as err:  # e.g. "database or disk is full"
+        raise _write_failed(store, err) from None
     finally:
         store.close_collection(collection)
     if held != len(chunks):
@@ -270,7 +284,12 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
 
     name = new_generation_name()
-    _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+    try:
+        _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+    except IngestError:
+        # Free what the half-written generation took (on a full disk, that is the point); the live ones stay.
+        store.prune(keep={old.generation, *([old.previous] if old.previous else [])} if old else set())
+        raise
     quiz = _quiz_items(corpus, final, report, log)
     previous = old.generation if old else None
     store.publish_manifest(

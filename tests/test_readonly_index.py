@@ -68,3 +68,17 @@ def test_manifest_json_mode_follows_the_umask_not_always_0600(umask, mode, setti
     finally:
         os.umask(old)
     assert (settings.db_dir / "manifest.json").stat().st_mode & 0o777 == mode
+
+
+@pytest.mark.skipif(SETPRIV is None, reason="needs setpriv (util-linux) to drop root's write override")
+def test_ingest_into_a_read_only_db_is_a_one_line_error_not_an_oserror_traceback(read_only_index, course):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [SETPRIV, *NO_OVERRIDE, sys.executable, "-c", "from app.cli.main import main; main()",
+         "ingest", "--corpus", str(course), "--db", str(read_only_index)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: Cannot write the index folder {read_only_index} (Permission denied)")
+    assert "Pass --db with a writable folder" in line
