@@ -90,3 +90,18 @@ def test_a_third_generation_left_by_a_kill_before_prune_is_pruned_by_a_later_run
     live = read_manifest(settings.db_dir)
     assert not report.published and not stray.exists()
     assert generation_folders(settings.db_dir) == sorted([live.generation, live.previous])
+
+
+def test_a_quiz_only_change_reports_published_true(settings, course, run_ingest):
+    first = run_ingest(settings)
+    (course / "quizzes").mkdir()
+    (course / "quizzes" / "astro.yaml").write_text(
+        "items:\n  - id: telescope-refractor\n    type: multiple_choice\n"
+        "    question: Which telescope uses a lens as its objective?\n    choices: [Refractor, Reflector]\n"
+        "    answer: Refractor\n    explanation: A refractor is a telescope that uses a lens as its objective.\n"
+        "    lesson: 01-telescopes.md\n    section: Refractors\n"
+    )
+    report = run_ingest(settings)
+    assert report.published and report.to_dict()["published"] is True, "the manifest was rewritten with new quiz items"
+    assert report.generation == first.generation and report.embedded == 0
+    assert not run_ingest(settings).published, "nothing changed the second time"
