@@ -1,6 +1,7 @@
 """The API's edges on a real server over loopback: body size caps, odd bodies, and that every error is {"error": ...}."""
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 from urllib.parse import urlsplit
@@ -100,3 +101,17 @@ def test_quiz_validation_errors_name_the_quiz_body_not_a_question(edge_server):
     assert reply.status_code == 422 and '"question"' not in reply.json()["error"] and '"session"' in reply.json()["error"]
     broken = httpx.post(url + "/api/quiz/reply", content=b"{", headers={"Content-Type": "application/json"}, timeout=60)
     assert broken.status_code == 400 and '"session"' in broken.json()["error"]
+
+
+def test_api_docs_load_swagger_ui_from_this_server_not_a_cdn(edge_server):
+    url, _ = edge_server
+    page = httpx.get(url + "/api/docs", timeout=30)
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/api/") for a in assets), assets  # nothing from another host
+    for asset in assets:
+        got = httpx.get(url + asset, timeout=30)
+        assert got.status_code == 200 and len(got.content) > 1000, asset
+    bundle = httpx.get(url + "/api/docs-assets/swagger-ui-bundle.js", timeout=30).text
+    assert "isOAS31" in bundle, "Swagger UI 5 or later: FastAPI's OpenAPI 3.1 needs it"
+    assert "'/api/openapi.json'" in page.text or '"/api/openapi.json"' in page.text

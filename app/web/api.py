@@ -12,7 +12,9 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -35,6 +37,20 @@ from core.types import Answer, Chunk
 log = logging.getLogger("course_guide")
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
+DOCS_ASSETS = "/docs-assets"
+
+
+def _swagger_ui_dir() -> Path:
+    """The swagger-ui-py package's static folder, found without importing the package (it imports web frameworks)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The swagger-ui-py package is missing; reinstall Course Guide (`pip install -e .`).")
+    return Path(spec.submodule_search_locations[0]) / "static"
+
+
+SWAGGER_UI_DIR = _swagger_ui_dir()
 # Caps on what one request may carry. A longer history is accepted, but only its last MAX_HISTORY_MESSAGES
 # (app.engine.questions) are read.
 HISTORY_MESSAGES_ACCEPTED = 100
@@ -174,10 +190,24 @@ def create_api(guide: Guide) -> FastAPI:
         title="Course Guide API",
         version="1",
         description="Answers from the course with citations. Errors are JSON `{\"error\": message}`.",
-        docs_url="/docs",
+        docs_url=None,  # served below from packaged assets: FastAPI's default loads Swagger UI from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+
+    api.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
+
+    @api.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI from the swagger-ui-py package's files, so the page works offline."""
+        base = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{base}/openapi.json",
+            title="Course Guide API",
+            swagger_js_url=f"{base}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
     @api.exception_handler(RequestValidationError)
     def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
