@@ -12,12 +12,17 @@ import pytest
 from core.settings import Settings
 from ingest.pipeline import ingest_corpus
 from tests.conftest import FIXTURE_COURSE, serving
+from tests.test_api import read_events
 
 
 @pytest.fixture(scope="module")
 def edge_server(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("edges")
     shutil.copytree(FIXTURE_COURSE, root / "course")
+    (root / "course" / "05-lens-caps.txt").write_text(
+        "Lens caps\n\nA lens cap <img src=x onerror=alert(1)> keeps dust and scratches off the objective lens. "
+        "Put the lens cap <script>alert(2)</script> back on after observing.\n"
+    )
     settings = Settings(corpus_dir=root / "course", db_dir=root / "index", rate_limit_per_minute=100_000)
     ingest_corpus(settings, lambda: embedder)
     with serving(settings, embedder) as (url, guide):
@@ -115,3 +120,17 @@ def test_api_docs_load_swagger_ui_from_this_server_not_a_cdn(edge_server):
     bundle = httpx.get(url + "/api/docs-assets/swagger-ui-bundle.js", timeout=30).text
     assert "isOAS31" in bundle, "Swagger UI 5 or later: FastAPI's OpenAPI 3.1 needs it"
     assert "'/api/openapi.json'" in page.text or '"/api/openapi.json"' in page.text
+
+
+def test_raw_html_from_a_txt_lesson_is_neutralised_in_the_api_answer_and_stream(edge_server):
+    url, _ = edge_server
+    question = {"question": "What does a lens cap keep off the objective lens?"}
+    answer = httpx.post(url + "/api/ask", json=question, timeout=60).json()["answer"]
+    assert "&lt;img src=x onerror=alert(1)>" in answer, answer  # the passage was cited, its tag made inert
+    assert "<img" not in answer and "<script" not in answer
+    events = read_events(httpx.post(url + "/api/ask/stream", json=question, timeout=60))
+    tokens = "".join(data["text"] for name, data in events if name == "token")
+    (final,) = [data for name, data in events if name == "answer"]
+    assert tokens == final["answer"] == answer
+    # Passage text (`retrieved[].text`) stays the course's text as is: documented as plain text, never Markdown.
+    assert "<img src=x" in final["retrieved"][0]["text"]

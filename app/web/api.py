@@ -32,6 +32,7 @@ from app.web.security import (
     RateLimitMiddleware,
 )
 from core.store import IndexUnusableError
+from core.text import neutralise_html
 from core.types import Answer, Chunk
 
 log = logging.getLogger("course_guide")
@@ -157,12 +158,19 @@ def _event(name: str, data: dict) -> str:
 
 def answer_events(pieces: Iterator[str | Answer]) -> Iterator[str]:
     """Server-Sent Events for one answer: `token` pieces, then `answer` (the full JSON), then `done`; `error` if it fails midway."""
+    held = ""  # a "<" at the end of one piece may open a tag in the next: it waits for it
     try:
         for piece in pieces:
             if isinstance(piece, Answer):
+                if held:
+                    yield _event("token", {"text": held})
+                    held = ""
                 yield _event("answer", piece.to_dict())
             else:
-                yield _event("token", {"text": piece})
+                text = held + piece
+                held = "<" if text.endswith("<") else ""
+                if text := neutralise_html(text.removesuffix(held) if held else text):
+                    yield _event("token", {"text": text})
     except (QuestionError, IndexUnusableError) as err:
         yield _event("error", {"error": str(err)})
     except Exception:  # noqa: BLE001 - the response has started, so the client can only be told in the stream
