@@ -14,6 +14,16 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 
+# What can end a Markdown link's text early or turn it into markup: brackets, parentheses, emphasis, code, tags, escapes.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]()<>!~|&#])")
+
+
+def markdown_link_text(text: str) -> str:
+    """`text` safe as Markdown inside [...](...) or on its own: every Markdown special is backslash-escaped, so a
+    lesson title such as 'x](javascript:alert(1))[y' stays one label and the link goes where we point it."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
 def neutralise_html(text: str) -> str:
     """Markdown in which no HTML tag from course text is live: each tag's "<" becomes "&lt;".
 
