@@ -14,8 +14,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 
-# What can end a Markdown link's text early or turn it into markup: brackets, parentheses, emphasis, code, tags, escapes.
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]()<>!~|&#])")
+# What can end a Markdown link's text early or turn it into inline markup: brackets, parentheses, emphasis,
+# strikethrough, code, tags and entities, and the escape itself. ">" and "#" only matter at a line's start, never here.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]()<~&])")
 
 
 def markdown_link_text(text: str) -> str:
