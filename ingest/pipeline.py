@@ -264,8 +264,10 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
             store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed, quiz_items=quiz))
             # New quiz items are new content for learners; a moved folder or a gone bad file is bookkeeping.
             report.published = quiz != old.quiz_items
-        # A run killed between its manifest switch and its prune left an extra generation: remove it now.
-        store.prune(keep={old.generation} | ({old.previous} if old.previous else set()))
+        if old.previous:
+            # A run killed between its manifest switch and its prune left an extra generation: remove it now. (A
+            # manifest from before `previous` was recorded does not say which one a server may still be reading.)
+            store.prune(keep={old.generation, old.previous})
         return report
 
     embedder = get_embedder()
