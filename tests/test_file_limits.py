@@ -32,13 +32,13 @@ def test_a_21_mb_markdown_file_of_random_words_is_reported_and_skipped_under_the
         "01-telescopes.md", "notes/02-stars.txt", "03-planets.html", "04-galaxies.pdf"}
 
 
-def test_a_file_of_12000_words_over_a_20_chunk_limit_is_refused_before_splitting_and_retried_when_the_limit_rises(course, settings, run_ingest):
-    (course / "98-long.md").write_text("# Long\n\n" + random_words(12_000) + "\n")
-    limited = settings.model_copy(update={"max_chunks_per_file": 20})
+def test_a_file_of_6000_words_over_a_10_chunk_limit_is_refused_before_splitting_and_retried_when_the_limit_rises(course, settings, run_ingest):
+    (course / "98-long.md").write_text("# Long\n\n" + random_words(6_000) + "\n")
+    limited = settings.model_copy(update={"max_chunks_per_file": 10})
     messages: list[str] = []
     report = run_ingest(limited, log=messages.append)
     (problem,) = report.problems
-    assert problem.source == "98-long.md" and "more than 20 chunks" in problem.reason
+    assert problem.source == "98-long.md" and "more than 10 chunks" in problem.reason
     assert "COURSE_GUIDE_MAX_CHUNKS_PER_FILE" in problem.reason
     assert [m for m in messages if "98-long.md" in m] == [f"error: 98-long.md: {problem.reason}"]
     assert report.published and "98-long.md" not in read_manifest(settings.db_dir).files
@@ -47,7 +47,7 @@ def test_a_file_of_12000_words_over_a_20_chunk_limit_is_refused_before_splitting
     assert not again.published and [p.source for p in again.problems] == ["98-long.md"]
 
     raised = run_ingest(settings.model_copy(update={"max_chunks_per_file": 1000}))
-    assert raised.problems == [] and read_manifest(settings.db_dir).files["98-long.md"].chunks > 20
+    assert raised.problems == [] and read_manifest(settings.db_dir).files["98-long.md"].chunks > 10
 
 
 def test_a_many_section_file_over_the_chunk_limit_is_refused(course, settings, run_ingest):
