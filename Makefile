@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test test-fast lint bench
+.PHONY: run test test-fast lint bench soak
 
 # torch goes in first, from the local CPU wheel; the constraint then keeps every later install from
 # replacing it with a CUDA build and several GB of CUDA packages.
@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_quiz
 	$(PY) -m eval.bench_api
+
+# A running server through 300 publishes: descriptors, threads, memory and disk from /proc, before and after.
+soak: $(STAMP)
+	$(PY) -m eval.soak --publishes 300
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download does not work here.
 $(CHROMIUM):

@@ -112,6 +112,9 @@ class ChromaServerStore:
                 )
             return self.client().get_collection(name, embedding_function=None)
 
+    def close_collection(self, collection) -> None:
+        """Nothing to release: every collection shares the one HTTP client."""
+
     def prune(self, keep: set[str]) -> None:
         keep_names = {COLLECTION_PREFIX + generation for generation in keep}
         with self._talking():

@@ -1,13 +1,16 @@
 """The index in a local folder: one Chroma folder per generation, and manifest.json, replaced atomically, naming the live one."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -44,14 +47,31 @@ def read_manifest(db_dir: Path) -> Manifest | None:
     return manifest
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def publish_manifest(db_dir: Path, manifest: Manifest) -> None:
     """Switch readers to the manifest's generation in one atomic rename."""
     fd, tmp = tempfile.mkstemp(dir=db_dir, prefix=".manifest-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(manifest.to_json())
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, Path(db_dir) / MANIFEST_FILE)
+    # mkstemp makes the file 0600; a plain new file gets 0666 less the umask, so a server running as
+    # another user than the ingest can read it.
+    os.fchmod(fd, 0o666 & ~_umask())
+    target = Path(db_dir) / MANIFEST_FILE
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(manifest.to_json())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        what = "it is a folder: move it out of the way" if target.is_dir() else "free disk space or fix the folder's permissions"
+        raise IndexUnusableError(
+            f"Cannot write {target} ({err.strerror}); {what}, then run ingest again. The previous index is unchanged."
+        ) from None
 
 
 
@@ -62,27 +82,50 @@ def prune_generations(db_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def open_collection(generation_dir: Path, create: bool = False):
-    """The Chroma collection of one generation. Embeddings are always ours: Chroma's default would download a model."""
+def is_read_only(folder: Path) -> bool:
+    """Whether a generation folder must not be written: this process may not write it, or it was made read-only
+    (no write bit, as after `chmod -R a-w`), which root would otherwise write through."""
+    for path in [folder, *folder.rglob("*")]:
+        if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o200:
+            return True
+    return False
+
+
+def open_client_and_collection(generation_dir: Path, create: bool = False) -> tuple[Any, Any]:
+    """The Chroma client of one generation and its collection; close the client when done (it holds files and threads).
+
+    Embeddings are always ours: Chroma's default would download a model."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    client = chromadb.PersistentClient(
+    # Typed Any: chromadb's ClientAPI does not declare close(), which its clients have.
+    client: Any = chromadb.PersistentClient(
         path=str(generation_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     )
-    if create:
-        return client.create_collection(
-            COLLECTION_NAME, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
-    return client.get_collection(COLLECTION_NAME, embedding_function=None)
+    try:
+        if create:
+            collection = client.create_collection(
+                COLLECTION_NAME, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        else:
+            collection = client.get_collection(COLLECTION_NAME, embedding_function=None)
+    except BaseException:
+        client.close()
+        raise
+    return client, collection
 
 
 
 @dataclass(frozen=True)
 class LocalStore:
-    """The index folder: one Chroma folder per generation, and manifest.json naming the live one."""
+    """The index folder: one Chroma folder per generation, and manifest.json naming the live one.
+
+    Each open collection keeps its Chroma client (SQLite files, HNSW segments, threads) until
+    close_collection; a long-running server must close replaced generations, or every publish leaks."""
 
     db_dir: Path
+    _clients: dict[int, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
 
     def read_manifest(self) -> Manifest | None:
         return read_manifest(self.db_dir)
@@ -91,7 +134,35 @@ class LocalStore:
         publish_manifest(self.db_dir, manifest)
 
     def open_collection(self, generation: str, create: bool = False):
-        return open_collection(self.db_dir / generation, create=create)
+        folder = self.db_dir / generation
+        copy = None
+        if not create and is_read_only(folder):
+            # Chroma writes to its SQLite file even to read, and has no read-only mode (chroma-core/chroma#1438):
+            # serve a read-only index (an image or volume built once) from a private copy, never writing to it.
+            copy = Path(tempfile.mkdtemp(prefix="course-guide-readonly-"))
+            atexit.register(shutil.rmtree, copy, ignore_errors=True)  # for a process that exits without closing it
+            shutil.copytree(folder, copy / generation, copy_function=shutil.copyfile)
+            folder = copy / generation
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(0o700 if path.is_dir() else 0o600)
+        try:
+            client, collection = open_client_and_collection(folder, create=create)
+        except BaseException:
+            if copy is not None:
+                shutil.rmtree(copy, ignore_errors=True)
+            raise
+        with self._clients_lock:
+            self._clients[id(collection)] = (client, copy)
+        return collection
+
+    def close_collection(self, collection) -> None:
+        """Release what open_collection holds for `collection` (and its private copy, if any); it must not be used afterwards."""
+        with self._clients_lock:
+            client, copy = self._clients.pop(id(collection), (None, None))
+        if client is not None:
+            client.close()
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
     def prune(self, keep: set[str]) -> None:
         prune_generations(self.db_dir, keep)
@@ -102,11 +173,20 @@ class LocalStore:
             self.db_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise IndexUnusableError(f"Cannot use {self.db_dir} as the index folder ({err.strerror}); pass --db with a folder path.") from None
+        lock = FileLock(self.db_dir / ".ingest.lock", timeout=0)
         try:
-            with FileLock(self.db_dir / ".ingest.lock", timeout=0):
-                yield
+            lock.acquire()
         except Timeout:
             raise IndexBusyError(f"Another ingest is writing {self.db_dir}; wait for it to finish, then run again.") from None
+        except OSError as err:  # a read-only folder or file system: the lock file cannot be made
+            raise IndexUnusableError(
+                f"Cannot write the index folder {self.db_dir} ({err.strerror}); ingest needs write access. "
+                "Pass --db with a writable folder, or fix its permissions (serving from a read-only index works)."
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def missing_error(self) -> IndexMissingError:
         return IndexMissingError(self.db_dir)

@@ -65,10 +65,19 @@ class Settings(BaseSettings):
         description="Below the threshold, a question is still answered when a passage holding all its key words scores at least this.",
     )
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted, in characters.")
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest API request body, in bytes; a bigger one is refused with 413 while it is read."
+    )
     chunk_tokens: int = Field(
         200, ge=32, le=250, description="Target chunk size in model tokens (the model reads at most 256)."
     )
     chunk_overlap_tokens: int = Field(30, ge=0, le=100, description="Tokens shared by neighbouring chunks.")
+    max_file_bytes: int = Field(
+        20_000_000, ge=1, description="Largest course file ingested, in bytes; a bigger one is reported and skipped."
+    )
+    max_chunks_per_file: int = Field(
+        5000, ge=1, description="Most chunks one course file may make; a file that would make more is reported and skipped."
+    )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
     llm_base_url: str | None = Field(
         None,

@@ -47,6 +47,7 @@ class FailedFile:
 
     sha256: str
     reason: str
+    limits: dict[str, int] | None = None  # for a file over a size limit: the limits then, so raising them retries it
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Manifest:
     corpus_dir: str
     failed: dict[str, FailedFile] = field(default_factory=dict)
     quiz_items: list[dict[str, Any]] = field(default_factory=list)  # valid instructor items, as QuizItem.to_dict()
+    previous: str | None = None  # the generation this one replaced, kept until the next publish for readers still on it
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def to_json(self) -> str:
@@ -88,6 +90,7 @@ class Store(Protocol):
     def read_manifest(self) -> Manifest | None: ...
     def publish_manifest(self, manifest: Manifest) -> None: ...
     def open_collection(self, generation: str, create: bool = False): ...
+    def close_collection(self, collection) -> None: ...
     def prune(self, keep: set[str]) -> None: ...
     def ingest_lock(self) -> AbstractContextManager: ...
     def missing_error(self) -> IndexMissingError: ...

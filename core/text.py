@@ -10,6 +10,27 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[*]*[A-Z0-9])")
 _ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "dr.", "mr.", "mrs.", "ms.", "fig.", "no.", "approx.", "cf.", "al."}
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+# The start of an HTML tag, comment or declaration: "<" then a letter, "/", "!" or "?". A lone "a < b" is no tag.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+# What can end a Markdown link's text early or turn it into inline markup: brackets, parentheses, emphasis,
+# strikethrough, code, tags and entities, and the escape itself. ">" and "#" only matter at a line's start, never here.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]()<~&])")
+
+
+def markdown_link_text(text: str) -> str:
+    """`text` safe as Markdown inside [...](...) or on its own: every Markdown special is backslash-escaped, so a
+    lesson title such as 'x](javascript:alert(1))[y' stays one label and the link goes where we point it."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def neutralise_html(text: str) -> str:
+    """Markdown in which no HTML tag from course text is live: each tag's "<" becomes "&lt;".
+
+    A Markdown or HTML renderer then shows `<img onerror=...>` as text and never runs it; "a < b" is kept.
+    A client that shows the text as plain text can turn "&lt;" back into "<"."""
+    return _TAG_START.sub("&lt;", text)
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between both

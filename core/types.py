@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from core.text import neutralise_html
+
 SECTION_SEPARATOR = " > "
 
 
@@ -155,7 +157,7 @@ class Answer:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question or self.question,
-            "answer": self.answer,
+            "answer": neutralise_html(self.answer),  # Markdown for any client: no live HTML from the course
             "refused": self.refused,
             "answerer": self.answerer,
             "notice": self.notice,

@@ -24,6 +24,10 @@ def _body_tokens(embedder: TextEmbedder):
     return lambda text: embedder.count_tokens(text) - 2
 
 
+class TooManyChunksError(RuntimeError):
+    """A file that would make more chunks than the per-file limit; found before the slow split where possible."""
+
+
 def _splitter(embedder: TextEmbedder, size: int, overlap: int) -> RecursiveCharacterTextSplitter:
     return RecursiveCharacterTextSplitter(
         length_function=_body_tokens(embedder),
@@ -69,8 +73,20 @@ def _with_text(chunk: Chunk, text: str) -> Chunk:
     return Chunk(chunk.id, text, chunk.source, chunk.title, chunk.section, chunk.anchor, chunk.page, chunk.ordinal, chunk.file_sha)
 
 
-def chunk_document(doc: Document, file_sha: str, embedder: TextEmbedder, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
-    """Chunks of one document, in reading order, each with its section path, page and a content-derived id."""
+def _too_many(limit: int) -> TooManyChunksError:
+    return TooManyChunksError(
+        f"would make more than {limit:,} chunks, the limit for one file (COURSE_GUIDE_MAX_CHUNKS_PER_FILE); "
+        "split it into smaller lessons, or raise the limit"
+    )
+
+
+def chunk_document(
+    doc: Document, file_sha: str, embedder: TextEmbedder, chunk_tokens: int, overlap_tokens: int, max_chunks: int | None = None
+) -> list[Chunk]:
+    """Chunks of one document, in reading order, each with its section path, page and a content-derived id.
+
+    With `max_chunks`, TooManyChunksError as soon as the file is sure to exceed it: every word is at least one
+    token, so a section of W words makes at least W / budget chunks, known before the (slow) split."""
     chunks: list[Chunk] = []
     seen: Counter[tuple[str, str, int | None, str]] = Counter()
     for section in doc.sections:
@@ -78,6 +94,8 @@ def chunk_document(doc: Document, file_sha: str, embedder: TextEmbedder, chunk_t
         template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha)
         heading_tokens = embedder.count_tokens(template.embed_text())
         budget = min(chunk_tokens, embedder.max_tokens - heading_tokens - 4)
+        if max_chunks is not None and len(chunks) + len(section.text.split()) // max(budget, _MIN_BODY_TOKENS) > max_chunks:
+            raise _too_many(max_chunks)
         for text in _fit(section.text, template, embedder, max(budget, _MIN_BODY_TOKENS), overlap_tokens):
             key = (doc.source, path, section.page, text)
             chunk_id = Chunk.make_id(*key, occurrence=seen[key])
@@ -85,4 +103,6 @@ def chunk_document(doc: Document, file_sha: str, embedder: TextEmbedder, chunk_t
             chunks.append(
                 Chunk(chunk_id, text, doc.source, doc.title, path, section.anchor, section.page, len(chunks), file_sha)
             )
+        if max_chunks is not None and len(chunks) > max_chunks:
+            raise _too_many(max_chunks)
     return chunks

@@ -62,8 +62,9 @@ def decode_text(data: bytes) -> str:
     """Text of a text-format file, or BadFileError for empty, binary or non-UTF-8 content."""
     if not data.strip():
         raise BadFileError("the file is empty; add the lesson text or remove the file")
-    if b"\x00" in data[:8192]:
-        raise BadFileError("looks like a binary file, not text (it contains NUL bytes); check its extension")
+    if b"\x00" in data:  # anywhere: a NUL past the start would reach answers as \u0000
+        at = data.index(b"\x00")
+        raise BadFileError(f"looks like a binary file, not text (a NUL byte at offset {at}); check its extension or re-save it as text")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

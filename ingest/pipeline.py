@@ -20,7 +20,7 @@ from core.store import (
     new_generation_name,
 )
 from core.types import Chunk
-from ingest.chunker import ChunkTooLongError, chunk_document
+from ingest.chunker import ChunkTooLongError, TooManyChunksError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
 from ingest.quizzes import QuizProblem, load_instructor_items
 
@@ -97,33 +97,69 @@ def index_config(settings: Settings) -> dict:
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as data:  # streamed: an oversized file is hashed (to remember it failed) without being held
+        return hashlib.file_digest(data, "sha256").hexdigest()
+
+
+class FileTooLargeError(BadFileError):
+    """A course file over the size limit; not read at all."""
+
+
+def _check_size(path: Path, max_bytes: int) -> None:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise FileTooLargeError(
+            f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit for one course file "
+            "(COURSE_GUIDE_MAX_FILE_BYTES); split it into smaller lessons, or raise the limit"
+        )
 
 
 def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, list[float]]]:
     """Every chunk of the live generation with its vector, by id, so unchanged passages are never re-embedded."""
     if manifest is None:
         return {}
-    got = store.open_collection(manifest.generation).get(include=["documents", "metadatas", "embeddings"])
+    collection = store.open_collection(manifest.generation)
+    try:
+        got = collection.get(include=["documents", "metadatas", "embeddings"])
+    finally:
+        store.close_collection(collection)
     return {
         i: (Chunk.from_store(i, d, m), e)
         for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
     }
 
 
+def _write_failed(store: Store, err: Exception) -> IngestError:
+    return IngestError(
+        f"Could not write the new index generation in the {store.describe()} ({type(err).__name__}: {err}). If the disk "
+        "is full, free space or move the index (--db), then run ingest again. The previous index is unchanged and still serves."
+    )
+
+
 def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list) -> None:
-    collection = store.open_collection(name, create=True)
-    batch = collection._client.get_max_batch_size()
-    for start in range(0, len(chunks), batch):
-        part = chunks[start : start + batch]
-        collection.add(
-            ids=[c.id for c in part],
-            embeddings=vectors[start : start + batch],
-            documents=[c.text for c in part],
-            metadatas=[c.metadata() for c in part],
-        )
-    if collection.count() != len(chunks):
-        raise IngestError(f"the new index holds {collection.count()} chunks, expected {len(chunks)}; run ingest again")
+    from chromadb.errors import ChromaError
+
+    try:
+        collection = store.open_collection(name, create=True)
+    except (ChromaError, OSError) as err:
+        raise _write_failed(store, err) from None
+    try:
+        batch = collection._client.get_max_batch_size()
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            collection.add(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + batch],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata() for c in part],
+            )
+        held = collection.count()
+    except (ChromaError, OSError) as err:  # e.g. "database or disk is full"
+        raise _write_failed(store, err) from None
+    finally:
+        store.close_collection(collection)
+    if held != len(chunks):
+        raise IngestError(f"the new index holds {held} chunks, expected {len(chunks)}; run ingest again")
 
 
 def ingest_corpus(
@@ -167,9 +203,15 @@ class _Plan:
     still_failed: dict[str, FailedFile]  # failed last time and unchanged since
 
 
-def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile]) -> _Plan:
+def file_limits(settings: Settings) -> dict[str, int]:
+    """The per-file limits; a file refused under them is tried again once they change."""
+    return {"max_file_bytes": settings.max_file_bytes, "max_chunks_per_file": settings.max_chunks_per_file}
+
+
+def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile], limits: dict[str, int]) -> _Plan:
     sources = {p.relative_to(corpus).as_posix(): p for p in files}
     shas = {source: file_sha256(path) for source, path in sources.items()}
+    old_failed = {s: f for s, f in old_failed.items() if f.limits is None or f.limits == limits}
 
     def known_shas(source: str) -> set[str]:
         # Unchanged means the bytes match what the index holds, or what failed last time (no need to fail again).
@@ -200,7 +242,7 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         log("index settings or model changed: rebuilding every chunk")
         old = replace(old, files={}, failed={})
     old_files = old.files if old else {}
-    plan = _plan(corpus, files, old_files, old.failed if old else {})
+    plan = _plan(corpus, files, old_files, old.failed if old else {}, file_limits(settings))
 
     report.problems = [FileProblem(s, f.reason) for s, f in plan.still_failed.items()]
     for problem in report.problems:
@@ -212,10 +254,20 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         report.generation = old.generation
         corpus_path = str(corpus.resolve())
         # Quiz items are re-resolved against the stored chunks; their text is enough, not their vectors.
-        quiz = _quiz_items(corpus, IndexReader(store).chunks(), report, log)
+        reader = IndexReader(store)
+        try:
+            quiz = _quiz_items(corpus, reader.chunks(), report, log)
+        finally:
+            reader.close()
         if old.corpus_dir != corpus_path or set(old.failed) != set(plan.still_failed) or quiz != old.quiz_items:
             # Same chunks, but the course folder moved, a bad file went away or a quiz file changed: the manifest must say so.
             store.publish_manifest(replace(old, corpus_dir=corpus_path, failed=plan.still_failed, quiz_items=quiz))
+            # New quiz items are new content for learners; a moved folder or a gone bad file is bookkeeping.
+            report.published = quiz != old.quiz_items
+        if old.previous:
+            # A run killed between its manifest switch and its prune left an extra generation: remove it now. (A
+            # manifest from before `previous` was recorded does not say which one a server may still be reading.)
+            store.prune(keep={old.generation, old.previous})
         return report
 
     embedder = get_embedder()
@@ -234,10 +286,19 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
         vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
 
     name = new_generation_name()
-    _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+    try:
+        _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+    except IngestError:
+        # Free what the half-written generation took (on a full disk, that is the point); the live ones stay.
+        store.prune(keep={old.generation, *([old.previous] if old.previous else [])} if old else set())
+        raise
     quiz = _quiz_items(corpus, final, report, log)
-    store.publish_manifest(Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz))
-    store.prune(keep={name} | ({old.generation} if old else set()))
+    previous = old.generation if old else None
+    store.publish_manifest(
+        Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz, previous=previous)
+    )
+    # The generation before stays: a running server may be answering from it right now.
+    store.prune(keep={name} | ({previous} if previous else set()))
     report.chunks = len(final)
     report.generation = name
     report.published = True
@@ -259,12 +320,17 @@ def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> 
     failed = dict(plan.still_failed)
     for source in plan.changed:
         try:
+            _check_size(plan.sources[source], settings.max_file_bytes)
             document = load_document(plan.sources[source], corpus)
-            new_chunks[source] = chunk_document(document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
-        except (BadFileError, ChunkTooLongError) as err:
+            new_chunks[source] = chunk_document(
+                document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens,
+                max_chunks=settings.max_chunks_per_file,
+            )
+        except (BadFileError, ChunkTooLongError, TooManyChunksError) as err:
             problem = FileProblem(source, str(err))
             report.problems.append(problem)
-            failed[source] = FailedFile(plan.shas[source], problem.reason)
+            over_limit = isinstance(err, (FileTooLargeError, TooManyChunksError))
+            failed[source] = FailedFile(plan.shas[source], problem.reason, file_limits(settings) if over_limit else None)
             kept = " (its previous version stays in the index)" if source in old_files else ""
             log(f"error: {problem.message()}{kept}")
     return new_chunks, failed

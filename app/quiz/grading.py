@@ -25,6 +25,7 @@ _INJECTION = re.compile(
 )
 _TRUE = {"true", "t", "yes", "y", "correct", "right", "tru", "truth"}
 _FALSE = {"false", "f", "no", "n", "wrong", "incorrect", "untrue", "fals"}
+_NEGATIONS = {"not", "isn't", "isnt", "never"}
 
 
 def _without_injection(reply: str) -> tuple[str, bool]:
@@ -48,12 +49,13 @@ def _choice_from_reply(item: QuizItem, reply: str, embedder: TextEmbedder | None
         return letters[match.group(1)]
     if item.type == "true_false":
         words = re.findall(r"[a-z']+", text)
-        negated = any(w in {"not", "isn't", "isnt", "never"} for w in words[:3])
-        for word in words:
+        values = set()
+        for i, word in enumerate(words):
             if word in _TRUE or word in _FALSE:
-                value = word in _TRUE
-                return TRUE_FALSE_CHOICES[0 if value != negated else 1]
-        return None
+                negated = any(w in _NEGATIONS for w in words[max(0, i - 2) : i])
+                values.add((word in _TRUE) != negated)
+        # Naming both ("true or false", "true, or maybe false") is a hedge, as naming two choices is.
+        return TRUE_FALSE_CHOICES[0 if values.pop() else 1] if len(values) == 1 else None
     normed = f" {normalised(reply)} "
     named = [c for c in item.choices if f" {normalised(c)} " in normed]
     # "Shadow deployment" inside "not canary, shadow deployment" names two: only a single named choice counts.

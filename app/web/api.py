@@ -12,8 +12,11 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.engine.answer import answer_question, stream_answer
 from app.engine.guide import Guide
@@ -22,18 +25,34 @@ from app.quiz.bank import QuizError
 from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, start_quiz
 from app.web.quiz_markdown import turn_markdown
 from app.web.security import (
+    BodyLimitMiddleware,
     FrameAncestorsMiddleware,
     OriginGateMiddleware,
     OriginPolicy,
     RateLimitMiddleware,
 )
 from core.store import IndexUnusableError
+from core.text import neutralise_html
 from core.types import Answer, Chunk
 
 log = logging.getLogger("course_guide")
 F = TypeVar("F", bound=Callable[..., Any])
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
+DOCS_ASSETS = "/docs-assets"
+
+
+def _swagger_ui_dir() -> Path:
+    """The swagger-ui-py package's static folder, found without importing the package (it imports web frameworks)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The swagger-ui-py package is missing; reinstall Course Guide (`pip install -e .`).")
+    return Path(spec.submodule_search_locations[0]) / "static"
+
+
+SWAGGER_UI_DIR = _swagger_ui_dir()
 # Caps on what one request may carry. A longer history is accepted, but only its last MAX_HISTORY_MESSAGES
 # (app.engine.questions) are read.
 HISTORY_MESSAGES_ACCEPTED = 100
@@ -128,13 +147,26 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _validation_message(err: RequestValidationError) -> tuple[int, str]:
+# What each endpoint's body looks like, for error messages.
+_BODY_EXAMPLES = {
+    "/quiz": '{"topic": "model monitoring", "n": 5}',
+    "/quiz/reply": '{"session": <the session the last quiz reply returned>, "reply": "..."}',
+}
+_ASK_BODY = '{"question": "..."}'
+
+
+def _body_example(request: Request) -> str:
+    path = request.url.path.removeprefix(request.scope.get("root_path", "")) or "/"
+    return _BODY_EXAMPLES.get(path, _ASK_BODY)
+
+
+def _validation_message(err: RequestValidationError, example: str = _ASK_BODY) -> tuple[int, str]:
     """One line naming the first problem, e.g. 'question: Field required'; a body that is not JSON is a 400."""
     first = err.errors()[0]
     if first.get("type") == "json_invalid":
-        return 400, 'The request body is not valid JSON. Send {"question": "..."} with Content-Type: application/json.'
+        return 400, f"The request body is not valid JSON. Send {example} with Content-Type: application/json."
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-    return 422, f"Invalid request: {where}: {first.get('msg', 'invalid value')}. Send {{\"question\": \"...\"}} as JSON."
+    return 422, f"Invalid request: {where}: {first.get('msg', 'invalid value')}. Send {example} as JSON."
 
 
 def _event(name: str, data: dict) -> str:
@@ -144,12 +176,19 @@ def _event(name: str, data: dict) -> str:
 
 def answer_events(pieces: Iterator[str | Answer]) -> Iterator[str]:
     """Server-Sent Events for one answer: `token` pieces, then `answer` (the full JSON), then `done`; `error` if it fails midway."""
+    held = ""  # a "<" at the end of one piece may open a tag in the next: it waits for it
     try:
         for piece in pieces:
             if isinstance(piece, Answer):
+                if held:
+                    yield _event("token", {"text": held})
+                    held = ""
                 yield _event("answer", piece.to_dict())
             else:
-                yield _event("token", {"text": piece})
+                text = held + piece
+                held = "<" if text.endswith("<") else ""
+                if text := neutralise_html(text.removesuffix(held) if held else text):
+                    yield _event("token", {"text": text})
     except (QuestionError, IndexUnusableError) as err:
         yield _event("error", {"error": str(err)})
     except Exception:  # noqa: BLE001 - the response has started, so the client can only be told in the stream
@@ -177,14 +216,40 @@ def create_api(guide: Guide) -> FastAPI:
         title="Course Guide API",
         version="1",
         description="Answers from the course with citations. Errors are JSON `{\"error\": message}`.",
-        docs_url="/docs",
+        docs_url=None,  # served below from packaged assets: FastAPI's default loads Swagger UI from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
 
+    api.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
+
+    @api.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI from the swagger-ui-py package's files, so the page works offline."""
+        base = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{base}/openapi.json",
+            title="Course Guide API",
+            swagger_js_url=f"{base}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{base}{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
     @api.exception_handler(RequestValidationError)
-    def invalid_request(_request: Request, err: RequestValidationError) -> JSONResponse:
-        return _error(*_validation_message(err))
+    def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        return _error(*_validation_message(err, _body_example(request)))
+
+    @api.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own refusals, as {"error": ...} like every other API error."""
+        if err.status_code == 400:  # the body could not be parsed: not UTF-8, or nested too deep for the JSON parser
+            message = (
+                "The request body could not be read as JSON: send it as UTF-8 (charset=utf-8), nested no deeper than "
+                f"the request needs, such as {_body_example(request)}."
+            )
+        else:
+            message = f"{err.detail}; see /api/docs."
+        return JSONResponse({"error": message}, status_code=err.status_code, headers=getattr(err, "headers", None))
 
     @api.exception_handler(QuestionError)
     def unusable_question(_request: Request, err: QuestionError) -> JSONResponse:
@@ -294,6 +359,7 @@ def create_api(guide: Guide) -> FastAPI:
         max_age=600,
     )
     api.add_middleware(OriginGateMiddleware, policy=policy)
+    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)  # outermost: before anything reads
     return api
 
 

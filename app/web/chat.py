@@ -14,6 +14,7 @@ from app.web.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn, strip_se
 from core.citations import link_markers
 from core.store import IndexMissingError, IndexUnusableError
 from core.text import heading_question as _heading_question
+from core.text import markdown_link_text as link_text
 from core.types import Answer
 
 CHAT_CSS = """
@@ -35,9 +36,9 @@ def answer_markdown(answer: Answer) -> str:
         if not topics:
             return body
         body = REFUSAL_MESSAGE  # the topics are listed as links below instead of in the sentence
-        listed = "\n".join(f"- [{hit.chunk.location()}]({hit.chunk.link()})" for hit in topics)
+        listed = "\n".join(f"- [{link_text(hit.chunk.location())}]({hit.chunk.link()})" for hit in topics)
         return f"{body}\n\n**Closest topics in the course**\n\n{listed}"
-    sources = "\n".join(f"{c.n}. [{chunks[c.chunk_id].location()}]({links[c.n]})" for c in answer.citations)
+    sources = "\n".join(f"{c.n}. [{link_text(chunks[c.chunk_id].location())}]({links[c.n]})" for c in answer.citations)
     return f"{body}\n\n**Sources**\n\n{sources}"
 
 

@@ -10,6 +10,7 @@ from fastapi import HTTPException
 
 from core.markup import html_to_markdown, render_markdown, render_plaintext
 from core.store import FileEntry
+from core.types import SECTION_SEPARATOR, Chunk
 from ingest.loaders import FORMATS, decode_text
 
 log = logging.getLogger("course_guide")
@@ -84,6 +85,28 @@ def lesson_page(path: Path, source: str, title: str) -> str:
     else:
         body = render_plaintext(text)
     return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body=body)
+
+
+def indexed_lesson_page(chunks: list[Chunk], source: str, title: str, problem: str) -> str:
+    """The lesson as the index holds it (its last good version), for when its file cannot be read now.
+
+    Each section gets a heading with its citation anchor, so citation links still land; the text is the
+    indexed passages', escaped, and neighbouring passages may repeat the words they overlap on."""
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        '<p class="notice"><strong>This lesson\'s file cannot be read right now</strong> '
+        f"({html.escape(problem)}). This is the text the guide has indexed from its last good version; "
+        "the course's author can fix the file and run ingest again.</p>",
+    ]
+    section = None
+    for chunk in sorted(chunks, key=lambda c: c.ordinal):
+        if chunk.section != section:
+            section = chunk.section
+            heading = html.escape(section.split(SECTION_SEPARATOR)[-1])
+            anchor = f' id="{html.escape(chunk.anchor)}"' if chunk.anchor else ""
+            parts.append(f"<h2{anchor}>{heading}</h2>")
+        parts.extend(f"<p>{html.escape(paragraph)}</p>" for paragraph in chunk.text.split("\n\n") if paragraph.strip())
+    return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body="\n".join(parts))
 
 
 def contents_page(files: dict[str, FileEntry]) -> str:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from app.quiz.session import AskedQuestion, Feedback, PassageLink, QuizSummary, QuizTurn
 from core.quiz import CHOICE_LETTERS
+from core.text import markdown_link_text
 
 # Words, not emoji: a learner's machine may have no emoji font (the page would show empty boxes).
 _VERDICT = {"correct": "**Right.**", "partly": "**Partly right.**", "wrong": "**Not right.**"}
 
 
 def _link(link: PassageLink) -> str:
-    return f"[{link.label}]({link.path})" if link.path else link.label
+    label = markdown_link_text(link.label)
+    return f"[{label}]({link.path})" if link.path else label
 
 
 def question_markdown(asked: AskedQuestion) -> str:

@@ -1,4 +1,4 @@
-"""Embedding security as ASGI middleware: which origins may call the API or frame the pages, and per-client rate limits."""
+"""Embedding security as ASGI middleware: which origins may call the API or frame the pages, per-client rate limits, body size caps."""
 from __future__ import annotations
 
 import json
@@ -128,3 +128,56 @@ class RateLimitMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over `max_bytes` with 413 while it is read, so no request can make the server hold more.
+
+    A Content-Length over the limit is refused before any body is read; a chunked body (no Content-Length) or one
+    that lies about its length is counted as it arrives and refused at the first byte past the limit. The app
+    then sees the client as gone, and anything it tries to answer is dropped: the 413 is the response."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _message(self) -> str:
+        return (
+            f"The request body is larger than this server's limit of {self.max_bytes:,} bytes. Send a shorter question "
+            "or history; the operator can raise COURSE_GUIDE_MAX_REQUEST_BYTES."
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
+            await send_json_error(send, 413, self._message(), {"Connection": "close"})
+            return
+        received = 0
+        refused = False
+        response_started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes and not response_started:
+                    refused = True
+                    await send_json_error(send, 413, self._message(), {"Connection": "close"})
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)

@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.engine.guide import Guide
-from app.web.lessons import contents_page, lesson_page, resolve_course_file
+from app.web.lessons import contents_page, indexed_lesson_page, lesson_page, resolve_course_file
 from core.store import IndexUnusableError
 from ingest.loaders import BadFileError
 
@@ -36,14 +36,22 @@ def create_app(guide: Guide) -> FastAPI:
         files = manifest.files if manifest else {}
         if not relative:
             return HTMLResponse(contents_page(files))
-        path = resolve_course_file(guide.corpus_dir(manifest), relative, set(files))
+        def from_the_index(problem: str) -> HTMLResponse:
+            """The last good version, as indexed, when the file has turned bad or gone since the ingest."""
+            log.warning("showing %s from the index: %s", relative, problem)
+            chunks = [c for c in guide.index.chunks() if c.source == relative]
+            return HTMLResponse(indexed_lesson_page(chunks, relative, files[relative].title, problem))
+
+        folder = guide.corpus_dir(manifest)
+        if relative in files and not (folder / relative).is_symlink() and not (folder / relative).exists():
+            return from_the_index("the file is no longer in the course folder")
+        path = resolve_course_file(folder, relative, set(files))
         if path.suffix.lower() == ".pdf":
             return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
         try:
             return HTMLResponse(lesson_page(path, relative, files[relative].title))
         except BadFileError as err:
-            log.warning("cannot show %s: %s", relative, err)
-            raise HTTPException(422, f"This course document cannot be shown: {err}") from None
+            return from_the_index(str(err))
 
     mount_api(api, guide)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
     return gr.mount_gradio_app(api, build_chat(guide), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])

@@ -1,0 +1,107 @@
+"""Generations under a long-running reader: replaced ones are closed (files, threads, disk freed), stray ones pruned."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.index import IndexReader
+from core.local_store import read_manifest
+from core.settings import Settings
+from core.store import GENERATION_PREFIX
+
+
+def open_files() -> list[str]:
+    """What this process holds open, from /proc/self/fd."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the fd listing itself, closed meanwhile
+            continue
+    return targets
+
+
+def native_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def generation_folders(db_dir: Path) -> list[str]:
+    return sorted(p.name for p in db_dir.glob(f"{GENERATION_PREFIX}*"))
+
+
+def small_course(root: Path) -> Path:
+    root.mkdir()
+    (root / "01-lenses.md").write_text("# Lenses\n\nA convex lens bends light towards a focus.\n")
+    return root
+
+
+def test_twenty_publishes_under_one_reader_keep_fds_threads_flat_and_free_pruned_files(tmp_path, run_ingest, embedder):
+    course = small_course(tmp_path / "course")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    query = embedder.encode(["How does a lens focus light?"])[0]
+    reader = IndexReader(settings.db_dir)
+
+    def publish_and_ask(edit: int) -> None:
+        (course / "01-lenses.md").write_text(f"# Lenses\n\nA convex lens bends light towards a focus. Edit {edit}.\n")
+        assert run_ingest(settings).published
+        assert reader.search(query, 3)[0].chunk.text.endswith(f"Edit {edit}.")
+
+    for edit in range(3):  # warm up: the first publishes open Chroma's shared pieces once
+        publish_and_ask(edit)
+    fds_before, threads_before = len(open_files()), native_threads()
+    for edit in range(3, 23):
+        publish_and_ask(edit)
+    fds_after, threads_after = len(open_files()), native_threads()
+
+    # Before the fix each publish added ~11 descriptors and 3 threads: 20 publishes would add ~220 and ~60.
+    assert fds_after - fds_before <= 5, (fds_before, fds_after)
+    assert threads_after - threads_before <= 3, (threads_before, threads_after)
+    held_deleted = [t for t in open_files() if t.endswith("(deleted)") and str(settings.db_dir) in t]
+    assert held_deleted == [], "pruned generations' files are still open, so their disk is not freed"
+    live = read_manifest(settings.db_dir)
+    assert generation_folders(settings.db_dir) == sorted([live.generation, live.previous])
+    reader.close()
+
+
+def test_a_read_that_spans_a_publish_finishes_on_its_generation(tmp_path, run_ingest, embedder):
+    course = small_course(tmp_path / "course")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    run_ingest(settings)
+    reader = IndexReader(settings.db_dir)
+    with reader._reading() as (manifest, collection):
+        (course / "01-lenses.md").write_text("# Lenses\n\nA concave lens spreads light out.\n")
+        run_ingest(settings)
+        assert reader.refresh().generation != manifest.generation  # the reader moved on ...
+        assert collection.count() == 1  # ... but the read in flight still has its generation open
+    assert "concave" in reader.chunks()[0].text
+    reader.close()
+
+
+def test_a_third_generation_left_by_a_kill_before_prune_is_pruned_by_a_later_run(tmp_path, run_ingest):
+    course = small_course(tmp_path / "course")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    run_ingest(settings)
+    (course / "01-lenses.md").write_text("# Lenses\n\nEdited once.\n")
+    run_ingest(settings)
+    stray = settings.db_dir / f"{GENERATION_PREFIX}20000101T000000-dead00"
+    stray.mkdir()  # what a kill between the manifest switch and the prune leaves behind
+    (stray / "chroma.sqlite3").write_bytes(b"x" * 1024)
+    report = run_ingest(settings)  # nothing changed: no publish, but the stray generation goes
+    live = read_manifest(settings.db_dir)
+    assert not report.published and not stray.exists()
+    assert generation_folders(settings.db_dir) == sorted([live.generation, live.previous])
+
+
+def test_a_quiz_only_change_reports_published_true(settings, course, run_ingest):
+    first = run_ingest(settings)
+    (course / "quizzes").mkdir()
+    (course / "quizzes" / "astro.yaml").write_text(
+        "items:\n  - id: telescope-refractor\n    type: multiple_choice\n"
+        "    question: Which telescope uses a lens as its objective?\n    choices: [Refractor, Reflector]\n"
+        "    answer: Refractor\n    explanation: A refractor is a telescope that uses a lens as its objective.\n"
+        "    lesson: 01-telescopes.md\n    section: Refractors\n"
+    )
+    report = run_ingest(settings)
+    assert report.published and report.to_dict()["published"] is True, "the manifest was rewritten with new quiz items"
+    assert report.generation == first.generation and report.embedded == 0
+    assert not run_ingest(settings).published, "nothing changed the second time"
