@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_GUIDE_"
@@ -95,6 +95,40 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(60, ge=1, description="API requests per minute allowed to one client address.")
     chroma_host: str | None = Field(None, description="Host of a Chroma server (`chroma run`) holding the index; default: the index folder.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Port of the Chroma server.")
+
+    # Instructor insights (issue 13): what learners asked, kept apart from the index so an ingest never touches it.
+    state_dir: Path = Field(
+        Path("state"), description="Folder of the learner-interaction database (SQLite); never inside the index folder."
+    )
+    store_url: str | None = Field(
+        None, description="SQLAlchemy URL of the interaction store, e.g. postgresql+psycopg://user:pw@host/db for several "
+        "replicas; default: sqlite in the state folder.",
+    )
+    record_interactions: bool = Field(True, description="Record learners' questions (anonymously) for the instructor's insights.")
+    retention_days: int = Field(180, ge=1, le=3650, description="Learner records older than this many days are deleted.")
+    instructor_token: SecretStr | None = Field(
+        None, description="Token that opens /instructor and /api/instructor/...; unset: those pages are off."
+    )
+    course_name: str | None = Field(None, max_length=200, description="Course name in the learner records; default: the course folder's name.")
+
+    def course_label(self) -> str:
+        """The course name the interaction records carry."""
+        return self.course_name or Path(self.corpus_dir).resolve().name or "course"
+
+    def store_location(self) -> str:
+        """The SQLAlchemy URL of the interaction store: the setting, else SQLite in the state folder."""
+        return self.store_url or f"sqlite:///{(Path(self.state_dir) / 'interactions.sqlite3').resolve()}"
+
+    @model_validator(mode="after")
+    def _state_outside_the_index(self) -> "Settings":
+        """Deleting or rebuilding the index must never delete learner records, so the state folder lies outside it."""
+        state, index = Path(self.state_dir).resolve(), Path(self.db_dir).resolve()
+        if self.store_url is None and (state == index or index in state.parents):
+            raise ValueError(
+                f"the state folder {self.state_dir} lies inside the index folder {self.db_dir}; "
+                "set COURSE_GUIDE_STATE_DIR to a folder of its own, e.g. state/"
+            )
+        return self
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
