@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from pydantic import SecretStr
+
 from core.settings import Settings
 
 COOKIE = "course_guide_instructor"
@@ -15,7 +17,8 @@ UNAUTHORIZED_MESSAGE = ("This needs the instructor token: send `Authorization: B
 
 
 def configured_token(settings: Settings) -> str | None:
-    token = settings.instructor_token.get_secret_value().strip() if settings.instructor_token else ""
+    secret = settings.instructor_token
+    token = (secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret or "")).strip()
     return token or None
 
 

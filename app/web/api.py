@@ -14,7 +14,7 @@ from uuid import UUID
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -367,11 +367,15 @@ def mount_api(app: FastAPI, guide: Guide, recorder: Recorder | None = None) -> N
     """Add the API at /api, the widget at /widget.js and the frame-ancestors policy to `app`; before Gradio's catch-all mount."""
     app.mount("/api", create_api(guide, recorder))
 
+    # Whether the guide records questions is written into the script, so the widget says so (or not) and offers votes.
+    script = WIDGET_FILE.read_text(encoding="utf-8").replace(
+        "const RECORDING = true;", f"const RECORDING = {'true' if guide.settings.record_interactions else 'false'};", 1)
+
     @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
+    def widget() -> Response:
         # Any site may load the script itself; what it may then do is decided by the API's origin checks.
-        return FileResponse(
-            WIDGET_FILE,
+        return Response(
+            script,
             media_type="text/javascript; charset=utf-8",
             headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"},
         )
