@@ -77,3 +77,99 @@ def test_widget_without_local_storage_still_votes(browser, recording_guide, tmp_
         rows = [r for r in store.questions(limit=None)[0] if r["question"] == "What is a model registry for?"]
         assert len(rows) == 1 and rows[0]["helpful"] is True and problems == []
         context.close()
+
+
+def _wait_for(check, timeout_s: float = 15.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_the_instructor_sees_questions_gaps_and_comments_and_exports_eval_lines(browser, recording_guide, tmp_path, shipped_settings):
+    import json
+
+    import httpx
+    from click.testing import CliRunner
+
+    from app.cli.main import main
+
+    guide_url, store = recording_guide
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda err: problems.append(str(err)))
+
+    # A learner asks in the chat and marks the answer not helpful with Gradio's thumbs down.
+    page.goto(guide_url + "/")
+    page.locator("#guide-question textarea").fill("How do I write a Helm chart for my model server?")
+    page.locator("#guide-question textarea").press("Enter")
+    page.get_by_label("Dislike").last.wait_for(timeout=60_000)
+    page.get_by_label("Dislike").last.click()
+    chat_row = _wait_for(lambda: next((r for r in store.questions(limit=None)[0]
+                                       if r["channel"] == "chat" and r["helpful"] is False), None))
+    assert chat_row and chat_row["refused"] is True and chat_row["question"].startswith("How do I write a Helm chart")
+
+    # Another learner, over the API: a question with markup in it, marked not helpful with a comment.
+    hostile = "<script>window.__xss=1</script> What goes into a Helm chart's values file?"
+    body = httpx.post(guide_url + "/api/ask", json={"question": hostile, "learner": "dash-1"}, timeout=60).json()
+    httpx.post(guide_url + "/api/feedback", json={"answer_id": body["answer_id"], "helpful": False,
+                                                  "comment": "<img src=x onerror=window.__xss=2> Nothing about Helm."})
+
+    # The instructor signs in: a wrong token is refused, the right one sets a strict, HttpOnly cookie.
+    page.goto(guide_url + "/instructor")
+    page.locator("#token").fill("not the token")
+    page.locator("button[type=submit]").click()
+    assert "not the instructor token" in page.locator(".error").inner_text()
+    page.locator("#token").fill(TOKEN)
+    page.locator("button[type=submit]").click()
+    page.locator("#gaps").wait_for()
+    cookie = next(c for c in context.cookies() if c["name"] == "course_guide_instructor")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
+    response = page.request.get(guide_url + "/instructor")
+    assert response.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+    # Both Helm questions are one gap group, the markup shows as text and never runs, and the comment is there.
+    helm = page.locator(".gap", has_text="Helm chart").first
+    assert "2 questions" in helm.locator(".count").inner_text()
+    assert hostile in page.locator("#questions td.question").all_inner_texts()
+    assert "<img src=x onerror=window.__xss=2> Nothing about Helm." in page.locator("#unhelpful .comment").all_inner_texts()[0]
+    assert page.evaluate("() => window.__xss") is None and page.locator("main script, main img").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "instructor-dashboard.png"), full_page=True)
+
+    # Tick the two questions and download them as eval lines; `course-guide eval` runs them.
+    for question in (hostile, "How do I write a Helm chart for my model server?"):
+        page.locator("#questions tr", has_text=question).first.locator("input[type=checkbox]").check()
+    with page.expect_download() as download:
+        page.locator("button", has_text="Download ticked as eval lines").click()
+    lines = (tmp_path / "learner.jsonl")
+    download.value.save_as(lines)
+    cases = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert {c["question"] for c in cases} == {hostile, "How do I write a Helm chart for my model server?"}
+    assert all(c["type"] == "out_of_scope" and "REVIEW" in c["notes"] for c in cases)
+    result = CliRunner().invoke(main, ["eval", "--dataset", str(lines), "--db", str(shipped_settings.db_dir), "--no-judge",
+                                       "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 questions passed" in result.output
+    assert problems == []
+    context.close()
+
+
+def test_instructor_pages_without_the_token(recording_guide):
+    import httpx
+
+    guide_url, _ = recording_guide
+    page = httpx.get(guide_url + "/instructor")
+    assert page.status_code == 200 and 'name="token"' in page.text and "id=\"gaps\"" not in page.text
+    for path in ("/instructor/questions.csv", "/instructor/questions.json"):
+        assert httpx.get(guide_url + path).status_code == 401
+        assert httpx.get(guide_url + path, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert httpx.post(guide_url + "/instructor/export", data={"answer_id": "x" * 36}).status_code == 401
+    forged = httpx.get(guide_url + "/instructor", cookies={"course_guide_instructor": "forged"})
+    assert "id=\"gaps\"" not in forged.text and "name=\"token\"" in forged.text
+    csv = httpx.get(guide_url + "/instructor/questions.csv", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert csv.status_code == 200 and csv.text.startswith("asked_at,answer_id,channel")

@@ -41,10 +41,14 @@ def now() -> datetime:
 
 def _engine(url: str) -> Engine:
     try:
-        parsed = make_url(url)
-    except ArgumentError as err:
-        raise StoreError(f"COURSE_GUIDE_STORE_URL is not a database URL ({err}); write it as "
+        return _create_engine(url)
+    except (ArgumentError, ImportError) as err:  # NoSuchModuleError (an unknown database kind) is an ArgumentError
+        raise StoreError(f"COURSE_GUIDE_STORE_URL is not a database URL this Course Guide can use ({err}); write it as "
                          "postgresql+psycopg://USER:PASSWORD@HOST/DB, or unset it for SQLite in the state folder.") from None
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +189,13 @@ class InteractionStore:
             total = session.execute(counted).scalar_one()
             rows = [question_dict(interaction, feedback) for interaction, feedback in session.execute(base).all()]
         return rows, total
+
+    def learners(self, *, since: datetime | None = None, until: datetime | None = None, channel: str | None = None,
+                 lesson: str | None = None) -> int:
+        """How many distinct (anonymous) learners asked in the period."""
+        statement = self._filtered(select(func.count(func.distinct(Interaction.learner))), since, until, channel, lesson, None)
+        with self.session() as session:
+            return session.execute(statement).scalar_one()
 
     def count(self) -> int:
         with self.session() as session:
