@@ -4,8 +4,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
+# The interaction store's tests start Debian's PostgreSQL themselves (tests/conftest.py); its initdb lives under a versioned folder.
+POSTGRES_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: run test bench
+.PHONY: run test bench postgres
 
 # torch goes in first, from the local CPU wheel; the constraint then keeps every later install from
 # replacing it with a CUDA build and several GB of CUDA packages.
@@ -20,7 +22,7 @@ run: $(STAMP)
 	$(VENV)/bin/course-guide ingest
 	$(VENV)/bin/course-guide serve
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) postgres
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
@@ -33,3 +35,8 @@ bench: $(STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
+
+# The interaction store runs on PostgreSQL too; the suite initdb's and starts its own server, so none needs to run.
+postgres:
+	@test -n "$(POSTGRES_INITDB)" || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
