@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_quiz
 	$(PY) -m eval.bench_api
+	$(PY) -m eval.bench_insights
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download does not work here.
 $(CHROMIUM):
