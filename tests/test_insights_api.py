@@ -200,3 +200,14 @@ def test_recording_off_gives_ids_but_stores_nothing(shipped_settings, embedder, 
     assert vote.status_code == 409 and "COURSE_GUIDE_RECORD_INTERACTIONS" in vote.json()["error"]
     assert not (tmp_path / "state").exists() and "course_guide_learner" not in page.headers.get("set-cookie", "")
     assert Recorder(settings).health() == {"enabled": False}
+
+
+def test_serve_says_in_one_line_how_to_turn_the_instructor_pages_on(tmp_path):
+    from app.cli.serve import instructor_line
+    from core.settings import Settings
+
+    off = instructor_line(Settings(state_dir=tmp_path))
+    on = instructor_line(Settings(state_dir=tmp_path, instructor_token="s3cret-token", port=8123))
+    assert "\n" not in off and "COURSE_GUIDE_INSTRUCTOR_TOKEN" in off and "off" in off
+    assert on.startswith("Instructor insights: http://127.0.0.1:8123/instructor") and "s3cret" not in on
+    assert "not recorded" in instructor_line(Settings(state_dir=tmp_path, record_interactions=False))

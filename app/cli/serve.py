@@ -36,6 +36,7 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma server call otherwise
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the store's migrations say nothing unless they fail
     settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
     guide = guide_for(settings, require_index=False)
     try:

@@ -17,8 +17,9 @@ from core.types import Answer
 
 log = logging.getLogger("course_guide")
 
-# A store that failed to open is tried again at most this often, so a dead database adds no delay to most answers.
-REOPEN_AFTER_S = 5.0
+# After a failure the store is tried again at most this often, so a dead or hanging database slows at most one
+# answer in that time; the answers in between are served and counted as not recorded.
+RETRY_AFTER_S = 5.0
 PURGE_EVERY_S = 3600.0
 NEAREST_KEPT = 3
 
@@ -63,7 +64,7 @@ class Recorder:
         self.enabled = settings.record_interactions
         self._store = store
         self._lock = threading.Lock()
-        self._next_open = 0.0
+        self._retry_at = 0.0
         self._next_purge = 0.0
         self.error: str | None = None
         self.failing_since: datetime | None = None
@@ -73,9 +74,6 @@ class Recorder:
     def _opened(self) -> InteractionStore:
         with self._lock:
             if self._store is None:
-                if time.monotonic() < self._next_open:
-                    raise StoreError(self.error or "The interaction store is not open yet; it is retried every few seconds.")
-                self._next_open = time.monotonic() + REOPEN_AFTER_S
                 self._store = InteractionStore.open(self.settings)
                 log.info("recording learner questions in %s", self._store.describe())
             store = self._store
@@ -103,6 +101,10 @@ class Recorder:
         answer_id = str(uuid.uuid4())
         if not self.enabled:
             return answer_id
+        if time.monotonic() < self._retry_at:  # the store failed a moment ago: do not make this learner wait for it too
+            with self._lock:
+                self.failed += 1
+            return answer_id
         try:
             store = self._opened()
             store.add(interaction_row(answer, answer_id, channel=channel, course=self.settings.course_label(),
@@ -117,6 +119,7 @@ class Recorder:
         message = str(err).splitlines()[0] if str(err) else err.__class__.__name__
         with self._lock:
             self.failed += 1
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
             first = self.error is None
             self.error = f"{err.__class__.__name__}: {message}"
             self.failing_since = self.failing_since or datetime.now(timezone.utc)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,8 @@ log = logging.getLogger("course_guide")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_PAGE = 500
+# How long a write waits for another writer's lock before it counts as a failure (20 writers at once need well under 1 s).
+SQLITE_BUSY_TIMEOUT_S = 5
 
 
 class StoreError(RuntimeError):
@@ -52,7 +55,7 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False}, pool_pre_ping=True)
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, pool_pre_ping=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -68,6 +71,11 @@ def _create_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
+# Alembic keeps its migration context in module globals, so one process migrates one store at a time; between
+# processes (replicas), PostgreSQL's advisory lock in migrations/env.py does the same.
+_MIGRATING = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the store's schema to the newest revision shipped in app/insights/migrations."""
     from alembic import command
@@ -75,7 +83,7 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with _MIGRATING, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
