@@ -117,3 +117,11 @@ def test_insights_with_a_bad_since_or_store_says_what_to_do(tmp_path):
     assert result.exit_code == 2 and "7d" in result.output
     result = CliRunner().invoke(main, ["insights", "forget", "--learner", "x"], env={"COURSE_GUIDE_STORE_URL": "nonsense://"})
     assert result.exit_code == 1 and "COURSE_GUIDE_STORE_URL" in result.output and "Traceback" not in result.output
+
+
+def test_the_cli_never_records_learner_questions(shipped_settings, tmp_path):
+    state = tmp_path / "state"
+    result = CliRunner().invoke(main, ["ask", "--db", str(shipped_settings.db_dir), "What is a model registry?"],
+                                env={"COURSE_GUIDE_STATE_DIR": str(state)})
+    assert result.exit_code == 0, result.output
+    assert not state.exists(), "ask (like eval) answers without opening the interaction store"
