@@ -148,6 +148,10 @@ def test_instructor_questions_need_the_token(insights_server):
         response = client.get("/api/instructor/questions", headers=headers)
         assert response.status_code == 401 and "Bearer" in response.json()["error"], headers
         assert response.headers["www-authenticate"] == "Bearer"
+    from app.insights.access import COOKIE, session_value
+
+    cookie = client.get("/api/instructor/questions", headers={"Cookie": f"{COOKIE}={session_value(TOKEN)}"})
+    assert cookie.status_code == 401, "the API takes the Bearer header only, never the dashboard's cookie"
 
 
 def test_instructor_questions_are_newest_first_and_paged(insights_server):

@@ -173,3 +173,14 @@ def test_instructor_pages_without_the_token(recording_guide):
     assert "id=\"gaps\"" not in forged.text and "name=\"token\"" in forged.text
     csv = httpx.get(guide_url + "/instructor/questions.csv", headers={"Authorization": f"Bearer {TOKEN}"})
     assert csv.status_code == 200 and csv.text.startswith("asked_at,answer_id,channel")
+
+
+def test_sign_in_attempts_are_limited(shipped_settings, embedder, tmp_path):
+    import httpx
+
+    settings = shipped_settings.model_copy(update={"instructor_token": SecretStr(TOKEN), "state_dir": tmp_path / "state"})
+    with serving(settings, embedder) as (url, _):
+        tries = [httpx.post(url + "/instructor/sign-in", data={"token": f"guess-{n}"}) for n in range(11)]
+        right = httpx.post(url + "/instructor/sign-in", data={"token": TOKEN})
+    assert [r.status_code for r in tries] == [401] * 10 + [429]
+    assert "Too many sign-in attempts" in tries[-1].text and right.status_code == 429, "even the right token waits"

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.engine.answer import answer_question, stream_answer
 from app.engine.guide import Guide
 from app.engine.questions import QuestionError, UnknownLessonError
-from app.insights.access import COOKIE, OFF_MESSAGE, UNAUTHORIZED_MESSAGE, authorized, configured_token
+from app.insights.access import OFF_MESSAGE, UNAUTHORIZED_MESSAGE, authorized, configured_token
 from app.insights.recording import Recorder, RecordingOff
 from app.insights.store import MAX_PAGE, StoreError, UnknownAnswerError
 from app.quiz.bank import QuizError
@@ -285,7 +285,8 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     ) -> JSONResponse:
         if configured_token(settings) is None:
             return _error(404, OFF_MESSAGE)
-        if not authorized(settings, request.headers.get("authorization"), request.cookies.get(COOKIE)):
+        # Scripts only: the API takes the token as a Bearer header, never the dashboard's cookie.
+        if not authorized(settings, request.headers.get("authorization"), None):
             return JSONResponse({"error": UNAUTHORIZED_MESSAGE}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         try:
             start, end = _parse_time(since, "since"), _parse_time(until, "until")

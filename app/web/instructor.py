@@ -10,6 +10,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, Request
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +35,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+SIGN_IN_ATTEMPTS_PER_MINUTE = 10
 CSV_COLUMNS = ("asked_at", "answer_id", "channel", "lesson", "question", "standalone_question", "refused", "helpful", "comment",
                "answerer", "latency_ms")
 
@@ -75,6 +79,8 @@ def _csv_cell(value: Any) -> str:
 def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
     """/instructor and its downloads, on the main app (before Gradio's catch-all mount)."""
     settings = guide.settings
+    attempts = MovingWindowRateLimiter(MemoryStorage())
+    attempt_limit = RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE)
 
     def gate(request: Request) -> Response | None:
         """The response to send instead of the page (off, or not signed in); None when the instructor may see it."""
@@ -115,6 +121,10 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
     async def sign_in(request: Request) -> Response:
         if configured_token(settings) is None:
             return _page(f"<!doctype html><title>Instructor pages are off</title><p>{OFF_MESSAGE}</p>", 404)
+        client = request.client.host if request.client else "unknown"
+        if not attempts.hit(attempt_limit, client):
+            return _page(sign_in_page(f"Too many sign-in attempts from this address (the limit is {SIGN_IN_ATTEMPTS_PER_MINUTE} "
+                                      "a minute). Wait a minute, then paste the token again."), 429)
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         if not token_matches(settings, (form.get("token") or [""])[0].strip()):
             return _page(sign_in_page("That is not the instructor token. Paste the value of COURSE_GUIDE_INSTRUCTOR_TOKEN."), 401)
