@@ -228,3 +228,16 @@ def test_one_process_opening_stores_from_many_threads_migrates_each_once(store_u
     assert not errors and len(opened) == 4
     for store in opened:
         store.close()
+
+
+def test_the_recorder_applies_the_retention_period_when_it_opens_the_store(tmp_path):
+    settings = Settings(state_dir=tmp_path / "state", retention_days=30)
+    store = InteractionStore.open(settings)
+    old = add(store, "Asked 31 days ago?", age=timedelta(days=31))
+    kept = add(store, "Asked 29 days ago?", age=timedelta(days=29))
+    store.close()
+    recorder = Recorder(settings)
+    recorder.record(an_answer("Asked today?"), channel="api")
+    ids = [r["answer_id"] for r in recorder.store().questions(limit=None)[0]]
+    assert old not in ids and kept in ids and len(ids) == 2
+    recorder.close()
