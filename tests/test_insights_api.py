@@ -215,3 +215,24 @@ def test_serve_says_in_one_line_how_to_turn_the_instructor_pages_on(tmp_path):
     assert "\n" not in off and "COURSE_GUIDE_INSTRUCTOR_TOKEN" in off and "off" in off
     assert on.startswith("Instructor insights: http://127.0.0.1:8123/instructor") and "s3cret" not in on
     assert "not recorded" in instructor_line(Settings(state_dir=tmp_path, record_interactions=False))
+
+
+def test_two_replicas_on_one_postgres_record_twenty_concurrent_clients_once_each(shipped_settings, embedder, postgres_server):
+    from tests.conftest import new_postgres_database
+
+    url = new_postgres_database(postgres_server)
+    settings = shipped_settings.model_copy(update={"store_url": url, "rate_limit_per_minute": 10_000})
+    questions = [f"What does a model registry store, question {n}?" for n in range(20)]
+    with serving(settings, embedder) as (first, _), serving(settings, embedder) as (second, _):
+        def ask(n: int) -> str:
+            response = httpx.post((first, second)[n % 2] + "/api/ask", json={"question": questions[n], "learner": f"r{n}"}, timeout=120)
+            assert response.status_code == 200, response.text
+            return response.json()["answer_id"]
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            ids = list(pool.map(ask, range(20)))
+    store = InteractionStore(url)
+    rows, total = store.questions(limit=None)
+    store.close()
+    assert total == 20 and sorted(r["answer_id"] for r in rows) == sorted(ids)
+    assert sorted(r["question"] for r in rows) == sorted(questions)
