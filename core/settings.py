@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "COURSE_GUIDE_"
@@ -116,19 +116,19 @@ class Settings(BaseSettings):
         return self.course_name or Path(self.corpus_dir).resolve().name or "course"
 
     def store_location(self) -> str:
-        """The SQLAlchemy URL of the interaction store: the setting, else SQLite in the state folder."""
-        return self.store_url or f"sqlite:///{(Path(self.state_dir) / 'interactions.sqlite3').resolve()}"
+        """The SQLAlchemy URL of the interaction store: the setting, else SQLite in the state folder.
 
-    @model_validator(mode="after")
-    def _state_outside_the_index(self) -> "Settings":
-        """Deleting or rebuilding the index must never delete learner records, so the state folder lies outside it."""
+        ValueError when the state folder lies inside the index folder: deleting or rebuilding the index must
+        never delete learner records. (Checked here, where the store opens, so other commands are not held up.)"""
+        if self.store_url:
+            return self.store_url
         state, index = Path(self.state_dir).resolve(), Path(self.db_dir).resolve()
-        if self.store_url is None and (state == index or index in state.parents):
+        if state == index or index in state.parents:
             raise ValueError(
                 f"the state folder {self.state_dir} lies inside the index folder {self.db_dir}; "
                 "set COURSE_GUIDE_STATE_DIR to a folder of its own, e.g. state/"
             )
-        return self
+        return f"sqlite:///{(state / 'interactions.sqlite3')}"
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

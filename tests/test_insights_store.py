@@ -136,8 +136,12 @@ def test_a_bad_url_says_how_to_fix_it():
 
 
 def test_the_state_folder_may_not_lie_inside_the_index(tmp_path):
-    with pytest.raises(ValueError, match="COURSE_GUIDE_STATE_DIR"):
-        Settings(db_dir=tmp_path / "index", state_dir=tmp_path / "index" / "state")
+    settings = Settings(db_dir=tmp_path / "index", state_dir=tmp_path / "index" / "state")  # other commands still work
+    with pytest.raises(StoreError, match="COURSE_GUIDE_STATE_DIR"):
+        InteractionStore.open(settings)
+    recorder = Recorder(settings)
+    assert uuid.UUID(recorder.record(an_answer(), channel="api"))
+    assert "lies inside the index folder" in recorder.health()["error"] and not (tmp_path / "index").exists()
 
 
 def _allow_connections(server: str, url: str, allowed: bool) -> None:

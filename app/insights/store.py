@@ -105,7 +105,11 @@ class InteractionStore:
 
     @classmethod
     def open(cls, settings: Settings) -> InteractionStore:
-        return cls(settings.store_location(), settings.retention_days)
+        try:
+            url = settings.store_location()
+        except ValueError as err:
+            raise StoreError(f"The interaction store cannot be opened: {err}.") from None
+        return cls(url, settings.retention_days)
 
     def describe(self) -> str:
         """The store's URL without its password, for logs and /api/health."""
