@@ -184,3 +184,20 @@ def test_sign_in_attempts_are_limited(shipped_settings, embedder, tmp_path):
         right = httpx.post(url + "/instructor/sign-in", data={"token": TOKEN})
     assert [r.status_code for r in tries] == [401] * 10 + [429]
     assert "Too many sign-in attempts" in tries[-1].text and right.status_code == 429, "even the right token waits"
+
+
+def test_the_chats_flag_menu_gives_a_reason_as_the_comment(browser, recording_guide):
+    guide_url, store = recording_guide
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(guide_url + "/")
+    assert "recorded anonymously" in page.locator(".guide-header").first.inner_text()
+    page.locator("#guide-question textarea").fill("What does a feature store serve?")
+    page.locator("#guide-question textarea").press("Enter")
+    page.get_by_label("Feedback").last.wait_for(timeout=60_000)
+    page.get_by_label("Feedback").last.click()
+    page.locator("button.extra-feedback-option", has_text="Wrong or incomplete").last.click()
+    row = _wait_for(lambda: next((r for r in store.questions(limit=None)[0]
+                                  if r["question"] == "What does a feature store serve?" and r["helpful"] is False), None))
+    assert row and row["channel"] == "chat" and row["comment"] == "Wrong or incomplete"
+    context.close()

@@ -25,6 +25,8 @@ from core.types import Answer
 
 log = logging.getLogger("course_guide")
 PRIVACY_LINE = "Questions are recorded anonymously to improve the course."
+# Besides the thumbs, the chat's flag menu offers reasons; each is a "not helpful" vote with the reason as its comment.
+FEEDBACK_REASONS = ("Not what I asked", "Wrong or incomplete", "Hard to follow")
 # Each recorded answer carries its id as a Markdown comment (renders as nothing), so a vote on it can name it.
 _ANSWER_MARK = re.compile(r"\[//\]: # \(answer:([0-9a-f-]{36})\)")
 
@@ -149,10 +151,16 @@ def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
     def vote(data: gr.LikeData) -> None:
         """Gradio's like event: a thumbs up or down on a recorded answer is its feedback (a second vote replaces the first)."""
         answer_id = answer_id_in(data.value)
-        if answer_id is None or data.liked not in (True, False):
+        if data.liked in (True, False):
+            helpful, comment = bool(data.liked), None
+        elif data.liked in FEEDBACK_REASONS:
+            helpful, comment = False, data.liked
+        else:  # a vote taken back, or no id to name
+            return
+        if answer_id is None:
             return
         try:
-            recorder.store().vote(answer_id, bool(data.liked), None)
+            recorder.store().vote(answer_id, helpful, comment)
         except (RecordingOff, UnknownAnswerError):
             return
         except (StoreError, SQLAlchemyError) as err:
@@ -176,6 +184,7 @@ def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
                 placeholder="Ask a question about the course" + (", or pick an example below." if examples else "."),
                 buttons=["copy"],
                 elem_id="guide-chat",
+                feedback_options=("Like", "Dislike", *FEEDBACK_REASONS) if recorder.enabled else None,
             ),
             textbox=gr.Textbox(
                 placeholder="Ask about the course…", max_lines=6, elem_id="guide-question", submit_btn="Ask", show_label=False
