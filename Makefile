@@ -4,8 +4,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
+# The interaction store's tests start Debian's PostgreSQL themselves (tests/conftest.py); its initdb lives under a versioned folder.
+POSTGRES_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: run test test-fast lint bench soak
+.PHONY: run test test-fast lint bench soak postgres
 
 # torch goes in first, from the local CPU wheel; the constraint then keeps every later install from
 # replacing it with a CUDA build and several GB of CUDA packages.
@@ -25,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) postgres
 	$(VENV)/bin/pytest
 
 # Logic only, with the hashing fake embedder: no model load, no browser (a few seconds).
@@ -37,6 +39,7 @@ bench: $(STAMP)
 	$(PY) -m eval.bench_retrieval
 	$(PY) -m eval.bench_quiz
 	$(PY) -m eval.bench_api
+	$(PY) -m eval.bench_insights
 
 # A running server through 300 publishes: descriptors, threads, memory and disk from /proc, before and after.
 soak: $(STAMP)
@@ -46,3 +49,8 @@ soak: $(STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
+
+# The interaction store runs on PostgreSQL too; the suite initdb's and starts its own server, so none needs to run.
+postgres:
+	@test -n "$(POSTGRES_INITDB)" || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }

@@ -105,6 +105,40 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Host of a Chroma server (`chroma run`) holding the index; default: the index folder.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Port of the Chroma server.")
 
+    # Instructor insights (issue 13): what learners asked, kept apart from the index so an ingest never touches it.
+    state_dir: Path = Field(
+        Path("state"), description="Folder of the learner-interaction database (SQLite); never inside the index folder."
+    )
+    store_url: str | None = Field(
+        None, description="SQLAlchemy URL of the interaction store, e.g. postgresql+psycopg://user:pw@host/db for several "
+        "replicas; default: sqlite in the state folder.",
+    )
+    record_interactions: bool = Field(True, description="Record learners' questions (anonymously) for the instructor's insights.")
+    retention_days: int = Field(180, ge=1, le=3650, description="Learner records older than this many days are deleted.")
+    instructor_token: SecretStr | None = Field(
+        None, description="Token that opens /instructor and /api/instructor/...; unset: those pages are off."
+    )
+    course_name: str | None = Field(None, max_length=200, description="Course name in the learner records; default: the course folder's name.")
+
+    def course_label(self) -> str:
+        """The course name the interaction records carry."""
+        return self.course_name or Path(self.corpus_dir).resolve().name or "course"
+
+    def store_location(self) -> str:
+        """The SQLAlchemy URL of the interaction store: the setting, else SQLite in the state folder.
+
+        ValueError when the state folder lies inside the index folder: deleting or rebuilding the index must
+        never delete learner records. (Checked here, where the store opens, so other commands are not held up.)"""
+        if self.store_url:
+            return self.store_url
+        state, index = Path(self.state_dir).resolve(), Path(self.db_dir).resolve()
+        if state == index or index in state.parents:
+            raise ValueError(
+                f"the state folder {self.state_dir} lies inside the index folder {self.db_dir}; "
+                "set COURSE_GUIDE_STATE_DIR to a folder of its own, e.g. state/"
+            )
+        return f"sqlite:///{(state / 'interactions.sqlite3')}"
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

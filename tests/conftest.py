@@ -5,7 +5,10 @@ from core.settings import use_offline_environment
 
 use_offline_environment()
 
+import os
 import shutil
+import subprocess
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,9 @@ from app.engine.guide import Guide, open_guide
 from core.model import load_embedder
 from core.settings import Settings
 from ingest.pipeline import IngestReport, ingest_corpus
+
+# Learner records of every server a test starts go to a temp folder, never to the checkout's state/.
+os.environ.setdefault("COURSE_GUIDE_STATE_DIR", tempfile.mkdtemp(prefix="course-guide-state-"))
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
@@ -176,3 +182,61 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --- a real PostgreSQL server for the interaction store's tests, started by the suite itself.
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Debian's PostgreSQL, initdb'd in a temp folder and started on a free loopback port; yields its server URL.
+
+    PostgreSQL refuses to run as root, so as root (CI, the dev machines) it runs as `nobody`, in a folder of its own."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.fail("PostgreSQL is not installed: run `make test`, which installs Debian's postgresql package.")
+    root = Path(tempfile.mkdtemp(prefix="course-guide-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "nobody")
+        as_user = ["runuser", "-u", "nobody", "--"]
+    data, port = root / "data", free_port()
+
+    def run(*args: str) -> None:
+        result = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=120)
+        if result.returncode:
+            log = (root / "log").read_text() if (root / "log").exists() else ""
+            pytest.fail(f"PostgreSQL would not start: {' '.join(args[:2])}: {result.stderr or result.stdout}{log[-2000:]}")
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_postgres_database(server: str) -> str:
+    """A fresh, empty database on the test server; its SQLAlchemy URL."""
+    import uuid
+
+    import psycopg
+
+    name = "cg_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server.replace("postgresql+psycopg", "postgresql") + "/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path) -> str:
+    """An empty interaction store: a SQLite file, and a database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'interactions.sqlite3'}"
+    return new_postgres_database(request.getfixturevalue("postgres_server"))

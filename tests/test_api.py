@@ -42,6 +42,7 @@ def test_ask_returns_the_cli_json_contract(api_server):
     got = response.json()
     expected = answer_question(guide, "What is a model registry?").to_dict()
     got.pop("timings_ms"), expected.pop("timings_ms")
+    assert re.fullmatch(r"[0-9a-f-]{36}", got.pop("answer_id")), "every answer carries the id its feedback names"
     assert got == expected
     assert got["citations"] and got["citations"][0]["url"].startswith(f"{client.base_url}".rstrip("/") + "/course/06-")
 
@@ -134,7 +135,8 @@ def test_health_without_an_index_is_503_with_the_fix(tmp_path, embedder):
 def test_openapi_describes_every_endpoint(api_server):
     client, _ = api_server
     spec = client.get("/api/openapi.json").json()
-    assert set(spec["paths"]) == {"/ask", "/ask/stream", "/quiz", "/quiz/reply", "/health", "/sources", "/sources/{source}"}
+    assert set(spec["paths"]) == {"/ask", "/ask/stream", "/quiz", "/quiz/reply", "/health", "/sources", "/sources/{source}",
+                                  "/feedback", "/instructor/questions"}
     assert spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] == 1000
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text

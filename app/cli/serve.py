@@ -7,7 +7,19 @@ from pathlib import Path
 import click
 
 from app.cli.common import db_option, guide_for, make_settings
+from core.settings import Settings
 from core.store import IndexUnusableError
+
+
+def instructor_line(settings: Settings) -> str:
+    """One line on the instructor's insights: where they are, or how to turn them on."""
+    from app.insights.access import configured_token
+
+    if not settings.record_interactions:
+        return "Learner questions are not recorded (COURSE_GUIDE_RECORD_INTERACTIONS=false), so there are no instructor insights."
+    if configured_token(settings) is None:
+        return "Instructor insights are off: set COURSE_GUIDE_INSTRUCTOR_TOKEN to a secret and restart to open /instructor."
+    return f"Instructor insights: http://{settings.host}:{settings.port}/instructor (sign in with COURSE_GUIDE_INSTRUCTOR_TOKEN)."
 
 
 @click.command()
@@ -24,6 +36,7 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma server call otherwise
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the store's migrations say nothing unless they fail
     settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
     guide = guide_for(settings, require_index=False)
     try:
@@ -31,6 +44,7 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
     except IndexUnusableError as err:
         logging.getLogger("course_guide").warning(str(err))
     click.echo(f"Course Guide is serving at http://{settings.host}:{settings.port}", err=True)
+    click.echo(instructor_line(settings), err=True)
     uvicorn.run(create_app(guide), host=settings.host, port=settings.port, log_level="warning")
 
 

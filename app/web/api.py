@@ -5,22 +5,28 @@ import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
+from uuid import UUID
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.engine.answer import answer_question, stream_answer
 from app.engine.guide import Guide
-from app.engine.questions import QuestionError
+from app.engine.questions import QuestionError, UnknownLessonError
+from app.insights.access import OFF_MESSAGE, UNAUTHORIZED_MESSAGE, authorized, configured_token
+from app.insights.recording import Recorder, RecordingOff
+from app.insights.store import MAX_PAGE, StoreError, UnknownAnswerError
 from app.quiz.bank import QuizError
 from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, start_quiz
 from app.web.quiz_markdown import turn_markdown
@@ -77,6 +83,18 @@ class AskBase(BaseModel):
     lesson: str | None = Field(
         None, max_length=MAX_LESSON_CHARS, description="The lesson the learner is on: its file name, stem, or stem without the number."
     )
+    learner: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+        description="An opaque learner id (at most 64 printable characters, no spaces) that the client keeps; never a name or an address.",
+    )
+    channel: Literal["api", "widget"] = Field("api", description="Which front end asks: the embeddable widget says 'widget'.")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"answer_id": "3f0c7a52-6a1e-4c3e-9a57-0c2b8f1d9e10", "helpful": False, "comment": "It did not say how."}]})
+    answer_id: UUID = Field(description="The answer_id an answer carried.")
+    helpful: StrictBool = Field(description="true: the answer helped; false: it did not.")
+    comment: str | None = Field(None, max_length=2000, description="What was wrong or missing, in the learner's words.")
 
 
 class QuizStartRequest(BaseModel):
@@ -174,8 +192,9 @@ def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def answer_events(pieces: Iterator[str | Answer]) -> Iterator[str]:
-    """Server-Sent Events for one answer: `token` pieces, then `answer` (the full JSON), then `done`; `error` if it fails midway."""
+def answer_events(pieces: Iterator[str | Answer], extra: Callable[[Answer], dict] = lambda _answer: {}) -> Iterator[str]:
+    """Server-Sent Events for one answer: `token` pieces, then `answer` (the full JSON, with `extra(answer)`'s fields), then
+    `done`; `error` if it fails midway."""
     held = ""  # a "<" at the end of one piece may open a tag in the next: it waits for it
     try:
         for piece in pieces:
@@ -183,7 +202,7 @@ def answer_events(pieces: Iterator[str | Answer]) -> Iterator[str]:
                 if held:
                     yield _event("token", {"text": held})
                     held = ""
-                yield _event("answer", piece.to_dict())
+                yield _event("answer", {**piece.to_dict(), **extra(piece)})
             else:
                 text = held + piece
                 held = "<" if text.endswith("<") else ""
@@ -208,9 +227,27 @@ def _passage(chunk: Chunk, base_url: str) -> dict:
     }
 
 
-def create_api(guide: Guide) -> FastAPI:
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date or time such as 2026-09-01 or 2026-09-01T12:00:00Z") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     """The API as its own app, mounted at /api: its errors, limits and CORS apply to it alone, never to the chat."""
     settings = guide.settings
+    recorder = recorder or Recorder(settings)
+
+    def lesson_source(lesson: str | None) -> str | None:
+        """The lesson file a hint named, as recorded (the answer has already accepted the hint)."""
+        try:
+            return guide.resolve_lesson(lesson)
+        except (UnknownLessonError, IndexUnusableError):
+            return lesson
     AskRequest = ask_request_model(settings.max_question_chars)
     api = FastAPI(
         title="Course Guide API",
@@ -271,7 +308,8 @@ def create_api(guide: Guide) -> FastAPI:
     @_body_model(AskRequest)
     def ask(body: AskFields) -> dict:
         history = [m.model_dump() for m in body.history or []]
-        return answer_question(guide, body.question, history=history, lesson=body.lesson).to_dict()
+        answer = answer_question(guide, body.question, history=history, lesson=body.lesson)
+        return {**answer.to_dict(), "answer_id": recorder.record(answer, channel=body.channel, learner=body.learner, lesson=lesson_source(body.lesson))}
 
     @api.post(
         "/ask/stream",
@@ -285,8 +323,11 @@ def create_api(guide: Guide) -> FastAPI:
         pieces = stream_answer(guide, body.question, history=history, lesson=body.lesson)
         # The first piece is taken here, so a question that cannot be answered gets a 4xx, not a stream.
         first = next(pieces)
+        def recorded(answer: Answer) -> dict:
+            return {"answer_id": recorder.record(answer, channel=body.channel, learner=body.learner, lesson=lesson_source(body.lesson))}
+
         return StreamingResponse(
-            answer_events(itertools.chain([first], pieces)),
+            answer_events(itertools.chain([first], pieces), recorded),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # no proxy buffering of the stream
         )
@@ -304,12 +345,57 @@ def create_api(guide: Guide) -> FastAPI:
     def quiz_reply(body: QuizReplyRequest) -> dict:
         return _quiz_reply(answer_turn(guide, QuizSession.from_dict(body.session.model_dump()), body.reply))
 
+    @api.post("/feedback", summary="Mark an answer helpful or not helpful", response_description="The vote as stored; a second vote replaces the first.")
+    def feedback(body: FeedbackRequest) -> JSONResponse:
+        answer_id = str(body.answer_id)
+        try:
+            recorder.store().vote(answer_id, body.helpful, body.comment)
+        except UnknownAnswerError:
+            return _error(404, f"No answer {answer_id} was recorded here (or it has been deleted); send the answer_id that an answer from this guide carried.")
+        except RecordingOff as err:
+            return _error(409, str(err))
+        except (StoreError, SQLAlchemyError) as err:
+            log.error("could not store feedback: %s", err)
+            return _error(503, "Your vote could not be stored right now; the interaction store is unavailable. Please try again later.")
+        return JSONResponse({"answer_id": answer_id, "helpful": body.helpful, "comment": body.comment or None})
+
+    @api.get("/instructor/questions", summary="Recorded learner questions, newest first (instructor token)",
+             response_description="{questions: [...], total, next_offset}")
+    def instructor_questions(
+        request: Request,
+        limit: int = Query(50, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0),
+        since: str | None = Query(None, description="ISO date or time: only questions asked from then on."),
+        until: str | None = Query(None, description="ISO date or time: only questions asked before then."),
+        channel: Literal["chat", "widget", "api"] | None = None, lesson: str | None = None, refused: bool | None = None,
+    ) -> JSONResponse:
+        if configured_token(settings) is None:
+            return _error(404, OFF_MESSAGE)
+        # Scripts only: the API takes the token as a Bearer header, never the dashboard's cookie.
+        if not authorized(settings, request.headers.get("authorization"), None):
+            return JSONResponse({"error": UNAUTHORIZED_MESSAGE}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        try:
+            start, end = _parse_time(since, "since"), _parse_time(until, "until")
+        except ValueError as err:
+            return _error(422, f"Invalid request: {err}.")
+        try:
+            rows, total = recorder.store().questions(since=start, until=end, channel=channel, lesson=lesson, refused=refused,
+                                                     limit=limit, offset=offset)
+        except RecordingOff as err:
+            return _error(409, str(err))
+        except (StoreError, SQLAlchemyError) as err:
+            log.error("could not read the interaction store: %s", err)
+            return _error(503, "The interaction store is unavailable right now; check the database and try again.")
+        more = offset + len(rows) < total
+        return JSONResponse({"questions": rows, "total": total, "offset": offset, "limit": limit,
+                             "next_offset": offset + len(rows) if more else None}, headers={"Cache-Control": "no-store"})
+
     @api.get("/health", summary="Whether the index is loaded, and its size")
     def health() -> JSONResponse:
+        recording = recorder.health()
         try:
             manifest = guide.index.refresh()
         except IndexUnusableError as err:
-            return JSONResponse({"status": "unavailable", "index_loaded": False, "error": str(err)}, status_code=503)
+            return JSONResponse({"status": "unavailable", "index_loaded": False, "error": str(err), "recording": recording}, status_code=503)
         return JSONResponse({
             "status": "ok",
             "index_loaded": True,
@@ -317,6 +403,7 @@ def create_api(guide: Guide) -> FastAPI:
             "files": len(manifest.files),
             "generation": manifest.generation,
             "store": guide.index.store.describe(),
+            "recording": recording,
         })
 
     @api.get("/sources", summary="The course documents the index holds")
@@ -363,15 +450,19 @@ def create_api(guide: Guide) -> FastAPI:
     return api
 
 
-def mount_api(app: FastAPI, guide: Guide) -> None:
+def mount_api(app: FastAPI, guide: Guide, recorder: Recorder | None = None) -> None:
     """Add the API at /api, the widget at /widget.js and the frame-ancestors policy to `app`; before Gradio's catch-all mount."""
-    app.mount("/api", create_api(guide))
+    app.mount("/api", create_api(guide, recorder))
+
+    # Whether the guide records questions is written into the script, so the widget says so (or not) and offers votes.
+    script = WIDGET_FILE.read_text(encoding="utf-8").replace(
+        "const RECORDING = true;", f"const RECORDING = {'true' if guide.settings.record_interactions else 'false'};", 1)
 
     @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
+    def widget() -> Response:
         # Any site may load the script itself; what it may then do is decided by the API's origin checks.
-        return FileResponse(
-            WIDGET_FILE,
+        return Response(
+            script,
             media_type="text/javascript; charset=utf-8",
             headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"},
         )

@@ -1,14 +1,21 @@
 """The Gradio chat: a thin front end over answer_question that streams the answer and links every citation."""
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Iterator
 
 import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.engine.answer import STREAM_WORDS, stream_answer
 from app.engine.guide import Guide
 from app.engine.questions import QuestionError
 from app.engine.refusal import REFUSAL_MESSAGE, closest_topics
+from app.insights.recording import Recorder, RecordingOff
+from app.insights.store import StoreError, UnknownAnswerError
+from app.web.learner import LEARNER_COOKIE
 from app.web.messages import message_text
 from app.web.quiz_chat import QUIZ_EXAMPLE, add_quiz_button, quiz_turn, strip_session
 from core.citations import link_markers
@@ -16,6 +23,24 @@ from core.store import IndexMissingError, IndexUnusableError
 from core.text import heading_question as _heading_question
 from core.text import markdown_link_text as link_text
 from core.types import Answer
+
+log = logging.getLogger("course_guide")
+PRIVACY_LINE = "Questions are recorded anonymously to improve the course."
+# Besides the thumbs, the chat's flag menu offers reasons; each is a "not helpful" vote with the reason as its comment.
+FEEDBACK_REASONS = ("Not what I asked", "Wrong or incomplete", "Hard to follow")
+# Each recorded answer carries its id as a Markdown comment (renders as nothing), so a vote on it can name it.
+_ANSWER_MARK = re.compile(r"\[//\]: # \(answer:([0-9a-f-]{36})\)")
+
+
+def with_answer_id(markdown: str, answer_id: str) -> str:
+    return f"{markdown}\n\n[//]: # (answer:{answer_id})"
+
+
+def answer_id_in(value: object) -> str | None:
+    """The answer id hidden in a chat message, whatever shape Gradio hands the message back in."""
+    match = _ANSWER_MARK.search(value if isinstance(value, str) else json.dumps(value, default=str))
+    return match.group(1) if match else None
+
 
 CHAT_CSS = """
 .guide-header h1 { margin-bottom: 0; }
@@ -64,7 +89,7 @@ def plain_history(history: list[dict]) -> list[dict[str, str]]:
     """The chat so far as {role, content} text messages, each answer without its Sources list (links, not content)."""
     messages = []
     for message in history:
-        text = strip_session(message_text(message.get("content"))).split("\n\n**Sources**")[0].split("\n\n**Closest topics")[0]
+        text = _ANSWER_MARK.sub("", strip_session(message_text(message.get("content")))).split("\n\n**Sources**")[0].split("\n\n**Closest topics")[0].rstrip()
         if message.get("role") in ("user", "assistant") and text.strip():
             messages.append({"role": message["role"], "content": text})
     return messages
@@ -98,9 +123,12 @@ def index_status(guide: Guide) -> str:
     return ""
 
 
-def build_chat(guide: Guide) -> gr.Blocks:
-    def respond(message: str, history: list[dict]) -> Iterator[str]:
+def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
+    recorder = recorder or Recorder(guide.settings)
+
+    def respond(message: str, history: list[dict], request: gr.Request) -> Iterator[str]:
         shown = ""
+        learner = request.cookies.get(LEARNER_COOKIE) if request is not None else None
         try:
             quiz_reply = quiz_turn(guide, message, history)  # "quiz me on ..." and replies during a quiz
             if quiz_reply is not None:
@@ -110,7 +138,9 @@ def build_chat(guide: Guide) -> gr.Blocks:
                 if isinstance(event, Answer):
                     final = answer_preamble(event) + answer_markdown(event)
                     # An offline answer is ready at once: stream it with its links, so the text never jumps.
-                    yield from (stream_words(final) if event.answerer == "extractive" and not shown else [final])
+                    if event.answerer == "extractive" and not shown:
+                        yield from stream_words(final)
+                    yield with_answer_id(final, recorder.record(event, channel="chat", learner=learner))
                 elif guide.answerer.streams_tokens:
                     shown += event  # generated tokens, shown as they come; the checked answer replaces them
                     yield shown
@@ -119,11 +149,31 @@ def build_chat(guide: Guide) -> gr.Blocks:
         except IndexUnusableError as err:
             yield f"**The course index is missing or damaged.** {err}"
 
+    def vote(data: gr.LikeData) -> None:
+        """Gradio's like event: a thumbs up or down on a recorded answer is its feedback (a second vote replaces the first)."""
+        answer_id = answer_id_in(data.value)
+        if data.liked in (True, False):
+            helpful, comment = bool(data.liked), None
+        elif data.liked in FEEDBACK_REASONS:
+            helpful, comment = False, data.liked
+        else:  # a vote taken back, or no id to name
+            return
+        if answer_id is None:
+            return
+        try:
+            recorder.store().vote(answer_id, helpful, comment)
+        except (RecordingOff, UnknownAnswerError):
+            return
+        except (StoreError, SQLAlchemyError) as err:
+            log.error("could not store a vote from the chat: %s", err)
+            gr.Warning("Your vote could not be stored right now; please try again later.")
+
     examples = example_questions(guide)
+    privacy = f" *{PRIVACY_LINE}*" if recorder.enabled else ""
     with gr.Blocks(title="Course Guide") as demo:
         gr.Markdown(
             "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from. "
-            "[Browse the course contents](/course/)",
+            "[Browse the course contents](/course/)" + privacy,
             elem_classes="guide-header",
         )
         status = gr.Markdown(index_status(guide), elem_classes="guide-status")
@@ -135,6 +185,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
                 placeholder="Ask a question about the course" + (", or pick an example below." if examples else "."),
                 buttons=["copy"],
                 elem_id="guide-chat",
+                feedback_options=("Like", "Dislike", *FEEDBACK_REASONS) if recorder.enabled else None,
             ),
             textbox=gr.Textbox(
                 placeholder="Ask about the course…", max_lines=6, elem_id="guide-question", submit_btn="Ask", show_label=False
@@ -143,5 +194,7 @@ def build_chat(guide: Guide) -> gr.Blocks:
             api_name="ask",
         )
         add_quiz_button(guide, chat)
+        if recorder.enabled:
+            chat.chatbot.like(vote, None, None, api_visibility="undocumented")
         demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")
     return demo

@@ -87,7 +87,8 @@ class FrameAncestorsMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if content_type.startswith(b"text/html"):
+                has_policy = any(k.lower() == b"content-security-policy" for k, _ in headers)  # e.g. /instructor: stricter
+                if content_type.startswith(b"text/html") and not has_policy:
                     message = {**message, "headers": [*headers, self.header]}
             await send(message)
 

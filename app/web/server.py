@@ -12,18 +12,25 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.engine.guide import Guide
+from app.insights.recording import Recorder
 from app.web.lessons import contents_page, indexed_lesson_page, lesson_page, resolve_course_file
 from core.store import IndexUnusableError
 from ingest.loaders import BadFileError
 
 log = logging.getLogger("course_guide")
 
-def create_app(guide: Guide) -> FastAPI:
-    """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model."""
+def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
+    """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model.
+
+    `recorder` records the chat's, the widget's and the API's answers (default: one for the guide's settings)."""
     import gradio as gr
 
     from app.web.api import mount_api
     from app.web.chat import CHAT_CSS, build_chat
+    from app.web.instructor import mount_instructor
+    from app.web.learner import LearnerCookieMiddleware
+
+    recorder = recorder or Recorder(guide.settings)
 
     api = FastAPI(title="Course Guide", docs_url=None, redoc_url=None)
 
@@ -53,8 +60,11 @@ def create_app(guide: Guide) -> FastAPI:
         except BadFileError as err:
             return from_the_index(str(err))
 
-    mount_api(api, guide)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
-    return gr.mount_gradio_app(api, build_chat(guide), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
+    mount_api(api, guide, recorder)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
+    mount_instructor(api, guide, recorder)
+    if recorder.enabled:
+        api.add_middleware(LearnerCookieMiddleware)
+    return gr.mount_gradio_app(api, build_chat(guide, recorder), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
 
 
 def free_loopback_port() -> int:

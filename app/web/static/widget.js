@@ -1,6 +1,8 @@
 /* Course Guide widget: one <script src="https://GUIDE/widget.js" data-lesson="..." defer> tag adds a chat button and
    panel, in a Shadow DOM, that streams answers from the guide's /api/ask/stream and links every citation.
-   Answer and source text only ever reaches the page through textContent, never as HTML. */
+   Answer and source text only ever reaches the page through textContent, never as HTML.
+   Each answer has Helpful / Not helpful buttons (words, no emoji) that post to /api/feedback; the learner is an opaque
+   random id kept in localStorage (in memory where storage is blocked), never a name. */
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -9,6 +11,27 @@
   const lesson = script.dataset.lesson || null;
   const storeKey = "course-guide:" + guide;
   const MAX_TURNS = 20;
+  const RECORDING = true; // the guide's COURSE_GUIDE_RECORD_INTERACTIONS, written in when it serves this file
+  const PRIVACY = "Questions are recorded anonymously to improve the course.";
+
+  const randomId = () => {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+  // One random id per browser and guide, so the course team can tell questions apart without knowing who asked.
+  const learner = (() => {
+    const key = "course-guide:learner:" + guide;
+    try {
+      const kept = window.localStorage.getItem(key);
+      if (kept && /^[0-9a-f]{32}$/.test(kept)) return kept;
+      const made = randomId();
+      window.localStorage.setItem(key, made);
+      return made;
+    } catch (e) {
+      return randomId(); /* storage blocked: the id lives as long as this page */
+    }
+  })();
 
   // sessionStorage keeps the conversation across pages of the course; some browsers block it in some contexts.
   const storage = (() => {
@@ -68,6 +91,16 @@ a { color: var(--accent); }
 .hint { color: var(--muted); font-size: 14px; }
 .notice { color: var(--warn); font-size: 14px; }
 .error { color: var(--err); align-self: stretch; font-size: 14px; }
+.privacy { color: var(--muted); font-size: 12.5px; margin: 0; padding: 0 12px 6px; }
+.vote { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-top: 6px; font-size: 13px; white-space: normal; }
+.vote button { border: 1px solid var(--line); background: var(--bg); color: var(--fg); border-radius: 999px; padding: 2px 10px;
+  font: 13px system-ui, sans-serif; cursor: pointer; display: inline-flex; gap: 4px; align-items: center; }
+.vote button[aria-pressed="true"] { border-color: var(--accent); color: var(--accent); font-weight: 600; }
+.vote svg { width: 14px; height: 14px; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }
+.vote input { flex: 1; min-width: 140px; border: 1px solid var(--line); border-radius: 8px; padding: 3px 8px; font: 13px system-ui, sans-serif;
+  background: var(--bg); color: var(--fg); }
+.vote .thanks { color: var(--muted); }
+.vote[hidden] { display: none; }
 form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid var(--line); }
 textarea { flex: 1; resize: none; height: 44px; padding: 10px; border: 1px solid var(--line); border-radius: 10px;
   background: var(--bg); color: var(--fg); font: inherit; }
@@ -101,6 +134,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   const form = el("form", {}, el("label", { for: "cg-question", class: "sr", text: "Your question" }), input, send);
   const panel = el("section", { class: "panel", id: "cg-panel", role: "dialog", "aria-label": "Course Guide", hidden: "" },
     el("header", {}, el("h2", { text: "Course Guide" }), clear, close), log, form);
+  if (RECORDING) panel.append(el("p", { class: "privacy", text: PRIVACY }));
   shadow.append(style, el("div", { class: "root" }, launcher, panel));
 
   const safeUrl = (url) => {
@@ -157,6 +191,66 @@ form button:disabled { opacity: .6; cursor: wait; }
     if (data.notice) box.append(el("p", { class: "notice", text: data.notice }));
   }
 
+  // A thumb drawn as SVG (this must not depend on an emoji font); `down` turns it over.
+  const SVG = "http://www.w3.org/2000/svg";
+  const thumb = (down) => {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    if (down) svg.setAttribute("transform", "rotate(180)");
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", "M7 10v11H3V10h4zm0 0l4-8c1.7 0 3 1.3 3 3v4h5.2a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 17.8 21H7");
+    svg.append(path);
+    return svg;
+  };
+
+  async function sendVote(turn, helpful, comment) {
+    const response = await fetch(guide + "/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(comment ? { answer_id: turn.answerId, helpful, comment } : { answer_id: turn.answerId, helpful }),
+    });
+    if (!response.ok) {
+      let message = `Your feedback could not be sent (${response.status}). Please try again.`;
+      try { message = (await response.json()).error || message; } catch (e) { /* keep the status line */ }
+      throw new Error(message);
+    }
+  }
+
+  // Helpful / Not helpful under an answer; after a vote, an optional comment (a second vote replaces the first).
+  function voteBar(turn) {
+    const bar = el("div", { class: "vote", role: "group", "aria-label": "Was this answer helpful?" });
+    const yes = el("button", { type: "button", class: "yes", "aria-pressed": String(turn.vote === true) }, thumb(false), "Helpful");
+    const no = el("button", { type: "button", class: "no", "aria-pressed": String(turn.vote === false) }, thumb(true), "Not helpful");
+    const status = el("span", { class: "thanks", role: "status" });
+    const comment = el("input", { type: "text", maxlength: "2000", placeholder: "What was missing? (optional)", "aria-label": "Comment on this answer" });
+    const sendComment = el("button", { type: "button", class: "send-comment", text: "Send" });
+    const commentRow = el("span", { class: "vote", hidden: "" }, comment, sendComment);
+    let chosen = turn.vote; // the vote clicked last, even while it is still being sent
+    const vote = async (helpful, text) => {
+      chosen = helpful;
+      try {
+        await sendVote(turn, helpful, text);
+        turn.vote = helpful;
+        save();
+        yes.setAttribute("aria-pressed", String(helpful));
+        no.setAttribute("aria-pressed", String(!helpful));
+        status.textContent = text ? "Thanks, your comment was sent." : "Thanks for your feedback.";
+        commentRow.hidden = Boolean(text);
+        if (!text) comment.focus();
+      } catch (e) {
+        status.textContent = "";
+        showError(e.message);
+      }
+    };
+    yes.addEventListener("click", () => vote(true));
+    no.addEventListener("click", () => vote(false));
+    sendComment.addEventListener("click", () => { if (comment.value.trim() && chosen !== undefined) vote(chosen, comment.value.trim()); });
+    comment.addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); sendComment.click(); } });
+    bar.append(yes, no, status, commentRow);
+    return bar;
+  }
+
   const scroll = () => { log.scrollTop = log.scrollHeight; };
   const addUser = (text) => { log.append(el("div", { class: "msg me", text })); scroll(); };
   const addBot = (data) => {
@@ -173,7 +267,10 @@ form button:disabled { opacity: .6; cursor: wait; }
     if (!turns.length) log.append(el("p", { class: "hint", text: "Ask a question about the course. Answers quote the course and link to their sources." }));
     for (const turn of turns) {
       addUser(turn.question);
-      if (turn.answer) addBot(turn.answer);
+      if (turn.answer) {
+        const box = addBot(turn.answer);
+        if (turn.answerId && RECORDING) box.append(voteBar(turn));
+      }
     }
   }
 
@@ -210,7 +307,7 @@ form button:disabled { opacity: .6; cursor: wait; }
       response = await fetch(guide + "/api/ask/stream", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question, history, lesson }),
+        body: JSON.stringify({ question, history, lesson, learner, channel: "widget" }),
       });
     } catch (e) {
       showError(await refusalReason());
@@ -243,8 +340,10 @@ form button:disabled { opacity: .6; cursor: wait; }
     }
     box.removeAttribute("aria-busy");
     if (answer) {
-      turns.push({ question, answer: { answer: answer.answer, refused: answer.refused, citations: answer.citations, retrieved: answer.retrieved.slice(0, 5).map(({ text, ...rest }) => rest), notice: answer.notice } });
+      const turn = { question, answerId: answer.answer_id, answer: { answer: answer.answer, refused: answer.refused, citations: answer.citations, retrieved: answer.retrieved.slice(0, 5).map(({ text, ...rest }) => rest), notice: answer.notice } };
+      turns.push(turn);
       save();
+      if (answer.answer_id && RECORDING) { box.append(voteBar(turn)); scroll(); }
     } else if (!box.textContent) box.remove();
   }
 
