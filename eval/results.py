@@ -353,7 +353,7 @@ class EvalResults(Record):
     """The whole run: what results.json holds, what the report renders and what --baseline reads back."""
 
     _omitted_when_empty = frozenset({"thresholds", "baseline"})
-    format: Literal[1]
+    format: int  # RESULTS_FORMAT; load_results refuses any other
     run: RunInfo
     dataset: DatasetInfo
     headline: Literal["hand-written", "synthetic"]
