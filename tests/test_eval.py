@@ -131,6 +131,68 @@ def test_baseline_comparison_lists_regressed_and_improved_questions(fixture_guid
     assert [e.id for e in up.improved] == ["fx-gas-giants"] and up.regressed == []
 
 
+PREVIOUS_RESULTS = Path(__file__).parent / "fixtures" / "eval" / "previous-results.json"
+
+
+def _previous_run(tmp_path: Path, data: dict | None = None) -> Path:
+    """A run folder holding the results.json of the previous (dict-building) version, or `data` in its place."""
+    run = tmp_path / "previous-run"
+    run.mkdir()
+    text = PREVIOUS_RESULTS.read_text(encoding="utf-8") if data is None else json.dumps(data, indent=2)
+    (run / "results.json").write_text(text, encoding="utf-8")
+    return run
+
+
+def test_results_of_the_previous_version_load_and_serve_as_a_baseline(fixture_run, tmp_path):
+    # previous-results.json was written by `course-guide eval --thresholds … --baseline …` before results were typed
+    # (trimmed to three cases, and one regressed and one improved question listed the way that version listed them).
+    old = load_results(_previous_run(tmp_path))
+    assert old.to_json() == PREVIOUS_RESULTS.read_text(encoding="utf-8")  # same keys, nesting and order when written back
+    cases = {c.id: c for c in old.cases}
+    assert cases["fx-followup-elliptical"].history and cases["fx-followup-elliptical"].refused
+    assert cases["fx-newton"].answer is not None and cases["fx-newton"].answer.citations[0].n == 1
+    assert old.thresholds is not None and [t.metric for t in old.thresholds.results] == ["hit_at_5", "refusal_recall"]
+    assert old.baseline is not None and old.baseline.regressed[0].why and old.baseline.improved[0].why is None
+
+    compared = compare_runs(fixture_run, old, tmp_path / "previous-run")
+    assert compared.same_dataset and compared.dropped_cases == []
+    assert len(compared.new_cases) == 10 and "fx-newton" not in compared.new_cases
+    assert compared.metrics["hit_at_5"].baseline == old.metrics["hit_at_5"].value
+    assert compared.metrics["hit_at_5"].delta == round(fixture_run.metrics["hit_at_5"].value - old.metrics["hit_at_5"].value, 4)
+
+
+def _reshaped(change) -> dict:
+    data = json.loads(PREVIOUS_RESULTS.read_text(encoding="utf-8"))
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize("change, field", [
+    pytest.param(lambda d: d["cases"][0].pop("status"), "cases[0].status", id="missing-key"),
+    pytest.param(lambda d: d["metrics"]["mrr"].update(value="high"), "metrics.mrr.value", id="wrong-type"),
+    pytest.param(lambda d: d["cases"][1].update(colour="red"), "cases[1].colour", id="unknown-key"),
+    pytest.param(lambda d: d.update(baseline=["eval/runs/1"]), "baseline", id="wrong-nesting"),
+])
+def test_a_results_file_of_the_wrong_shape_is_a_one_line_error(change, field, tmp_path):
+    run = _previous_run(tmp_path, _reshaped(change))
+    with pytest.raises(ValueError) as caught:
+        load_results(run)
+    message = str(caught.value)
+    assert "\n" not in message and field in message
+    assert message.startswith(f"{run / 'results.json'} is not a results file of this version of course-guide eval (")
+    assert message.endswith("; re-run that eval or pick another run folder.")
+
+
+def test_eval_command_rejects_a_misshapen_baseline_before_the_run(tmp_path):
+    run = _previous_run(tmp_path, _reshaped(lambda d: d["cases"][0].pop("status")))
+    result = _eval(["--dataset", str(FIXTURE_SET), "--baseline", str(run), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: {run / 'results.json'} is not a results file of this version of course-guide eval "
+        "(missing field(s) cases[0].status); re-run that eval or pick another run folder."]
+    assert not (tmp_path / "run").exists()
+
+
 def _eval(args: list[str]):
     return CliRunner().invoke(main, ["eval", *args])
 
@@ -187,8 +249,11 @@ def test_bad_dataset_lines_are_reported_and_the_rest_evaluated(fixture_guide, tm
     dataset = tmp_path / "set.jsonl"
     lines = FIXTURE_SET.read_text().splitlines()[:3]
     dataset.write_text("\n".join([lines[0], '{"id": "half"', lines[1], lines[2].replace('"lookup"', '"trivia"')]) + "\n")
-    result = _eval(["--dataset", str(dataset), "--db", str(fixture_guide.settings.db_dir), "--out", str(tmp_path / "run")])
+    result = _eval(["--dataset", str(dataset), "--db", str(fixture_guide.settings.db_dir), "--out", str(tmp_path / "run"), "--json"])
     assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert list(summary) == ["run", "dataset", "headline", "metrics", "run_dir", "report", "thresholds", "baseline"]
+    assert summary["metrics"]["pass_rate"]["n"] == 2 and summary["thresholds"] is None and summary["baseline"] is None
     assert f"{dataset}: skipped line 2: not valid JSON" in result.stderr
     assert f"{dataset}: skipped line 4 (id fx-newton): 'type' is \"trivia\"" in result.stderr
     results = load_results(tmp_path / "run")
