@@ -4,25 +4,30 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.cli.common import db_option, guide_for, json_option, make_settings
 from core.store import IndexUnusableError
 
+if TYPE_CHECKING:
+    from eval.results import EvalResults
 
-def _summary_table(results: dict) -> str:
+
+def _summary_table(results: EvalResults) -> str:
     from eval.report import format_delta, format_value
 
-    baseline = (results.get("baseline") or {}).get("metrics", {})
+    baseline = results.baseline.metrics if results.baseline else {}
     lines = [f"{'metric':<24} {'value':>9}  {'95% CI':<19} {'n':>4}" + ("  vs baseline" if baseline else "")]
-    for name, estimate in results["metrics"].items():
-        if estimate["n"] == 0 and name.startswith("judge_"):
+    for name, estimate in results.metrics.items():
+        if estimate.n == 0 and name.startswith("judge_"):
             continue
-        ci = "" if estimate["ci_low"] is None else f"{format_value(name, estimate['ci_low'])} – {format_value(name, estimate['ci_high'])}"
-        line = f"{name:<24} {format_value(name, estimate['value']):>9}  {ci:<19} {estimate['n']:>4}"
+        ci = "" if estimate.ci_low is None else f"{format_value(name, estimate.ci_low)} – {format_value(name, estimate.ci_high)}"
+        line = f"{name:<24} {format_value(name, estimate.value):>9}  {ci:<19} {estimate.n:>4}"
         if baseline:
-            line += f"  {format_delta(name, baseline.get(name, {}).get('delta'))}"
+            delta = baseline[name].delta if name in baseline else None
+            line += f"  {format_delta(name, delta)}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -63,6 +68,7 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
     from eval.harness import default_run_dir, load_results, run_eval, write_results
     from eval.judge import LLMJudge
     from eval.report import write_report
+    from eval.results import ThresholdsOutcome
 
     settings = make_settings(db_dir=db_dir)
     # Everything that can be wrong with the inputs is reported before the slow model load and the run.
@@ -87,27 +93,28 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
     except IndexUnusableError as err:
         raise click.ClickException(str(err)) from None
     if bars is not None:
-        results["thresholds"] = {"file": str(thresholds_file), "results": check_thresholds(results, bars)}
+        results.thresholds = ThresholdsOutcome(file=str(thresholds_file), results=check_thresholds(results, bars))
     if baseline is not None:
-        results["baseline"] = compare_runs(results, baseline, Path(str(baseline_dir)))
+        results.baseline = compare_runs(results, baseline, Path(str(baseline_dir)))
     run_dir = out_dir or default_run_dir()
     write_results(run_dir, results)
     report = write_report(run_dir, results)
-    failed_bars = [t for t in results.get("thresholds", {}).get("results", []) if not t["passed"]]
+    failed_bars = results.thresholds.failed if results.thresholds else []
     if as_json:
-        summary = {k: results[k] for k in ("run", "dataset", "headline", "metrics")}
-        summary.update(run_dir=str(run_dir), report=str(report), thresholds=results.get("thresholds"),
-                       baseline={k: v for k, v in results["baseline"].items() if k != "metrics"} if baseline else None)
+        summary = results.model_dump(mode="json", include={"run", "dataset", "headline", "metrics"})
+        summary.update(run_dir=str(run_dir), report=str(report),
+                       thresholds=results.thresholds.model_dump(mode="json") if results.thresholds else None,
+                       baseline=results.baseline.model_dump(mode="json", exclude={"metrics"}) if results.baseline else None)
         click.echo(json.dumps(summary, indent=2))
     else:
-        passed = sum(c["status"] == "passed" for c in results["cases"])
-        click.echo(f"{passed} of {len(results['cases'])} questions passed every check ({results['headline']} figures below).")
+        passed = sum(c.status == "passed" for c in results.cases)
+        click.echo(f"{passed} of {len(results.cases)} questions passed every check ({results.headline} figures below).")
         click.echo(_summary_table(results))
-        if baseline is not None:
-            click.echo(f"vs baseline: {len(results['baseline']['regressed'])} regressed, {len(results['baseline']['improved'])} improved")
+        if results.baseline is not None:
+            click.echo(f"vs baseline: {len(results.baseline.regressed)} regressed, {len(results.baseline.improved)} improved")
         click.echo(f"Report: {report}")
     for bar_result in failed_bars:
-        click.echo(f"eval: {bar_result['message']}", err=True)
+        click.echo(f"eval: {bar_result.message}", err=True)
     if failed_bars:
         ctx.exit(1)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, RootModel, StrictFloat, ValidationEr
 
 from core.files import explain, located
 from eval.harness import ALL_METRICS, LATENCY_METRICS
+from eval.results import BarOutcome, BaselineComparison, CaseChange, CaseRecord, EvalResults, MetricDelta
 
 # A question's score must move this much to count as regressed or improved when its pass/fail did not change.
 SCORE_CHANGE = 0.1
@@ -99,61 +100,62 @@ def load_thresholds(path: Path) -> list[Bar]:
         raise ThresholdsError(located(path, explain(err))) from None
 
 
-def check_thresholds(results: dict[str, Any], bars: list[Bar]) -> list[dict[str, Any]]:
+def check_thresholds(results: EvalResults, bars: list[Bar]) -> list[BarOutcome]:
     """Each bar with the run's value and whether it passed; the report and the exit code read this."""
     checked = []
     for bar in bars:
-        value = results["metrics"][bar.metric]["value"]
+        value = results.metrics[bar.metric].value
         failure = bar.check(value)
-        checked.append({"metric": bar.metric, "bar": bar.describe(), "minimum": bar.minimum, "maximum": bar.maximum,
-                        "value": value, "passed": failure is None, "message": failure})
+        checked.append(BarOutcome(metric=bar.metric, bar=bar.describe(), minimum=bar.minimum, maximum=bar.maximum,
+                                  value=value, passed=failure is None, message=failure))
     return checked
 
 
-def _case_outcome(case: dict[str, Any]) -> tuple[bool, float]:
-    return case["status"] == "passed", case["metrics"].get("question_score") or 0.0
+def _case_outcome(case: CaseRecord) -> tuple[bool, float]:
+    return case.status == "passed", case.metrics.get("question_score") or 0.0
 
 
-def _why(case: dict[str, Any]) -> str:
-    failed = [c["why"] for c in case["checks"] if not c["passed"]]
-    return failed[0] if failed else ""
+def _why(case: CaseRecord) -> str:
+    failed = case.failed_checks
+    return failed[0].why if failed else ""
 
 
-def compare_runs(current: dict[str, Any], baseline: dict[str, Any], baseline_dir: Path) -> dict[str, Any]:
+def compare_runs(current: EvalResults, baseline: EvalResults, baseline_dir: Path) -> BaselineComparison:
     """Metric deltas, and questions that regressed or improved, matched by case id."""
     metrics = {}
-    for name, estimate in current["metrics"].items():
-        before = baseline.get("metrics", {}).get(name, {}).get("value")
-        now = estimate["value"]
-        metrics[name] = {
-            "baseline": before,
-            "current": now,
-            "delta": None if before is None or now is None else round(now - before, 4),
-            "compared": name not in NOT_COMPARED,
-        }
-    before_cases = {c["id"]: c for c in baseline.get("cases", [])}
+    for name, estimate in current.metrics.items():
+        earlier = baseline.metrics.get(name)
+        before = earlier.value if earlier is not None else None
+        now = estimate.value
+        metrics[name] = MetricDelta(
+            baseline=before,
+            current=now,
+            delta=None if before is None or now is None else round(now - before, 4),
+            compared=name not in NOT_COMPARED,
+        )
+    before_cases = {c.id: c for c in baseline.cases}
     regressed, improved = [], []
-    for case in current["cases"]:
-        old = before_cases.get(case["id"])
+    for case in current.cases:
+        old = before_cases.get(case.id)
         if old is None:
             continue
         (was_ok, was_score), (is_ok, is_score) = _case_outcome(old), _case_outcome(case)
         change = round(is_score - was_score, 4)
-        entry = {"id": case["id"], "question": case["question"], "before": old["status"], "after": case["status"],
-                 "score_before": round(was_score, 4), "score_after": round(is_score, 4), "change": change}
+        entry = CaseChange(id=case.id, question=case.question, before=old.status, after=case.status,
+                           score_before=round(was_score, 4), score_after=round(is_score, 4), change=change)
         if (was_ok and not is_ok) or (was_ok == is_ok and change <= -SCORE_CHANGE):
-            regressed.append({**entry, "why": _why(case)})
+            regressed.append(entry.model_copy(update={"why": _why(case)}))
         elif (is_ok and not was_ok) or (was_ok == is_ok and change >= SCORE_CHANGE):
             improved.append(entry)
-    current_ids = {c["id"] for c in current["cases"]}
-    return {
-        "run_dir": str(baseline_dir),
-        "started_at": baseline.get("run", {}).get("started_at"),
-        "dataset_sha256": baseline.get("dataset", {}).get("sha256"),
-        "same_dataset": baseline.get("dataset", {}).get("sha256") == current["dataset"]["sha256"],
-        "metrics": metrics,
-        "regressed": sorted(regressed, key=lambda e: e["change"]),
-        "improved": sorted(improved, key=lambda e: -e["change"]),
-        "new_cases": sorted(current_ids - set(before_cases)),
-        "dropped_cases": sorted(set(before_cases) - current_ids),
-    }
+    current_ids = {c.id for c in current.cases}
+    return BaselineComparison(
+        run_dir=str(baseline_dir),
+        started_at=baseline.run.started_at,
+        dataset_sha256=baseline.dataset.sha256,
+        same_dataset=baseline.dataset.sha256 == current.dataset.sha256,
+        metrics=metrics,
+        regressed=sorted(regressed, key=lambda e: e.change),
+        improved=sorted(improved, key=lambda e: -e.change),
+        new_cases=sorted(current_ids - set(before_cases)),
+        dropped_cases=sorted(set(before_cases) - current_ids),
+    )

@@ -14,15 +14,32 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from app.engine.answer import answer_question
 from app.engine.guide import Guide
 from app.engine.scope import explain
 from core.citations import marked_stretches, marker_numbers, strip_markers, support
+from core.files import explain as explain_invalid
 from core.types import SECTION_SEPARATOR, Answer
 from eval import metrics as m
 from eval.dataset import Dataset, EvalCase
+from eval.results import (
+    RESULTS_FORMAT,
+    CaseRecord,
+    CheckRecord,
+    Coverage,
+    DatasetInfo,
+    EvalResults,
+    JudgeRating,
+    JudgeSummary,
+    MetricEstimate,
+    RunInfo,
+    SliceGroup,
+    Slices,
+)
 
-RESULTS_FORMAT = 1
+__all__ = ["RESULTS_FORMAT", "EvalResults", "build_results", "load_results", "run_eval", "write_results"]
 OUT_OF_SCOPE_LESSON = "(out of scope)"
 HAND_WRITTEN, SYNTHETIC = "hand-written", "synthetic"
 
@@ -65,8 +82,8 @@ class Check:
     passed: bool
     why: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "passed": self.passed, "why": self.why}
+    def to_record(self) -> CheckRecord:
+        return CheckRecord(name=self.name, label=self.label, passed=self.passed, why=self.why)
 
 
 @dataclass
@@ -84,7 +101,7 @@ class CaseResult:
     sentences: list[dict[str, Any]] = field(default_factory=list)
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
-    judge: dict[str, Any] | None = None
+    judge: JudgeRating | None = None
 
     @property
     def refused(self) -> bool:
@@ -94,8 +111,9 @@ class CaseResult:
     def origin(self) -> str:
         return SYNTHETIC if self.case.synthetic else HAND_WRITTEN
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_record(self) -> CaseRecord:
+        """The case as results.json holds it (scores rounded; the answer and evidence validated against the models)."""
+        return CaseRecord.model_validate({
             **self.case.to_dict(),
             "line": self.case.line,
             "lesson": self.lesson,
@@ -105,13 +123,13 @@ class CaseResult:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 2),
             "refused": self.refused,
             "metrics": {k: None if v is None else round(v, 4) for k, v in self.metrics.items()},
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [c.to_record() for c in self.checks],
             "answer": self.answer,
             "sentences": self.sentences,
             "retrieved": self.retrieved,
             "facts": self.facts,
             "judge": self.judge,
-        }
+        })
 
 
 def call_with_timeout(function: Callable[[], Answer], timeout_s: float) -> Answer:
@@ -367,7 +385,11 @@ def aggregate(results: list[CaseResult]) -> dict[str, m.Estimate]:
     return {name: estimates[name] for name in ALL_METRICS}
 
 
-def slices(results: list[CaseResult]) -> dict[str, dict[str, dict[str, Any]]]:
+def _estimates(results: list[CaseResult]) -> dict[str, MetricEstimate]:
+    return {name: MetricEstimate.of(estimate) for name, estimate in aggregate(results).items()}
+
+
+def slices(results: list[CaseResult]) -> Slices:
     """Aggregates per question type, topic, lesson and origin (hand-written or synthetic)."""
     keys: dict[str, Callable[[CaseResult], str]] = {
         "type": lambda r: r.case.type,
@@ -375,19 +397,18 @@ def slices(results: list[CaseResult]) -> dict[str, dict[str, dict[str, Any]]]:
         "lesson": lambda r: r.lesson,
         "origin": lambda r: r.origin,
     }
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: dict[str, dict[str, SliceGroup]] = {}
     for dimension, key in keys.items():
         groups: dict[str, list[CaseResult]] = {}
         for result in results:
             groups.setdefault(key(result), []).append(result)
         out[dimension] = {
-            value: {"n": len(members), "metrics": {k: e.to_dict() for k, e in aggregate(members).items()}}
-            for value, members in sorted(groups.items())
+            value: SliceGroup(n=len(members), metrics=_estimates(members)) for value, members in sorted(groups.items())
         }
-    return out
+    return Slices.model_validate(out)
 
 
-def coverage(guide: Guide, cases: list[EvalCase]) -> dict[str, Any]:
+def coverage(guide: Guide, cases: list[EvalCase]) -> Coverage:
     """Which lessons and sections of the course no eval question points at."""
     titles = lesson_titles(guide)
     units: dict[tuple[str, str], list[tuple[str, str, int | None]]] = {}
@@ -409,13 +430,13 @@ def coverage(guide: Guide, cases: list[EvalCase]) -> dict[str, Any]:
             lessons[source]["sections"].append({"section": section, "label": short, "questions": asked})
     sections = [s for lesson in lessons.values() for s in lesson["sections"]]
     covered = sum(s["questions"] > 0 for s in sections)
-    return {
+    return Coverage.model_validate({
         "lessons": list(lessons.values()),
         "uncovered_lessons": [lesson["title"] for lesson in lessons.values() if lesson["questions"] == 0],
         "sections_total": len(sections),
         "sections_covered": covered,
         "section_coverage": round(covered / len(sections), 4) if sections else None,
-    }
+    })
 
 
 def _file_sha256(path: Path) -> str:
@@ -429,46 +450,50 @@ def _package_version() -> str:
         return "unknown"
 
 
-def build_results(guide: Guide, dataset: Dataset, results: list[CaseResult], started_at: datetime) -> dict[str, Any]:
-    """The whole run as one JSON-able dict: what results.json holds and the report renders."""
+def build_results(guide: Guide, dataset: Dataset, results: list[CaseResult], started_at: datetime,
+                  judged: JudgeSummary | None = None) -> EvalResults:
+    """The whole run as one typed document: what results.json holds and the report renders."""
     manifest = guide.index.refresh()
     hand_written = [r for r in results if not r.case.synthetic]
     synthetic = [r for r in results if r.case.synthetic]
     # Synthetic questions flatter keyword retrieval, so the headline figures are the hand-written ones when there are any.
     headline, headline_results = (HAND_WRITTEN, hand_written) if hand_written else (SYNTHETIC, synthetic)
     answerers = sorted({r.answer["answerer"] for r in results if r.answer})
-    return {
-        "format": RESULTS_FORMAT,
-        "run": {
-            "started_at": started_at.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "course_guide_version": _package_version(),
-            "db_dir": str(guide.settings.db_dir),
-            "index_generation": manifest.generation,
-            "chunks": manifest.chunk_count,
-            "lessons": len(manifest.files),
-            "answerers": answerers,
-            "settings": {
-                "top_k": guide.settings.top_k,
-                "refusal_threshold": guide.settings.refusal_threshold,
-                "max_answer_sentences": guide.settings.max_answer_sentences,
-            },
+    run = RunInfo.model_validate({
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "course_guide_version": _package_version(),
+        "db_dir": str(guide.settings.db_dir),
+        "index_generation": manifest.generation,
+        "chunks": manifest.chunk_count,
+        "lessons": len(manifest.files),
+        "answerers": answerers,
+        "settings": {
+            "top_k": guide.settings.top_k,
+            "refusal_threshold": guide.settings.refusal_threshold,
+            "max_answer_sentences": guide.settings.max_answer_sentences,
         },
-        "dataset": {
-            "path": str(dataset.path),
-            "sha256": _file_sha256(dataset.path),
-            "cases": len(dataset.cases),
-            "hand_written": len(hand_written),
-            "synthetic": len(synthetic),
-            "problems": [{"line": p.line, "id": p.case_id, "message": p.message} for p in dataset.problems],
-        },
-        "headline": headline,
-        "metrics": {k: e.to_dict() for k, e in aggregate(headline_results).items()},
-        "synthetic_metrics": {k: e.to_dict() for k, e in aggregate(synthetic).items()} if synthetic and hand_written else None,
-        "slices": slices(results),
-        "coverage": coverage(guide, dataset.cases),
-        "cases": [r.to_dict() for r in results],
-    }
+    })
+    dataset_info = DatasetInfo.model_validate({
+        "path": str(dataset.path),
+        "sha256": _file_sha256(dataset.path),
+        "cases": len(dataset.cases),
+        "hand_written": len(hand_written),
+        "synthetic": len(synthetic),
+        "problems": [{"line": p.line, "id": p.case_id, "message": p.message} for p in dataset.problems],
+    })
+    return EvalResults(
+        format=RESULTS_FORMAT,
+        run=run,
+        dataset=dataset_info,
+        headline=headline,
+        metrics=_estimates(headline_results),
+        synthetic_metrics=_estimates(synthetic) if synthetic and hand_written else None,
+        slices=slices(results),
+        coverage=coverage(guide, dataset.cases),
+        cases=[r.to_record() for r in results],
+        judge=judged,
+    )
 
 
 def run_eval(
@@ -479,40 +504,38 @@ def run_eval(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: Callable[[int], None] | None = None,
     judge: Judge | None = None,
-) -> dict[str, Any]:
-    """Run a dataset against the guide; the results dict of the run (see build_results)."""
+) -> EvalResults:
+    """Run a dataset against the guide; the typed results of the run (see build_results)."""
     started_at = datetime.now(timezone.utc)
     results = run_cases(guide, dataset.cases, answer_fn=answer_fn, timeout_s=timeout_s, progress=progress)
     judged = apply_judge(judge, results) if judge is not None else None
-    out = build_results(guide, dataset, results, started_at)
-    out["judge"] = judged
-    return out
+    return build_results(guide, dataset, results, started_at, judged)
 
 
-def apply_judge(judge: Judge, results: list[CaseResult]) -> dict[str, Any]:
+def apply_judge(judge: Judge, results: list[CaseResult]) -> JudgeSummary:
     """Judge scores per answered case (mean of the judge's runs) and the run's spread; a failed rating is recorded, not fatal."""
     spreads: dict[str, list[float]] = {name: [] for name in JUDGE_METRICS}
     scored = failures = 0
     for result in results:
         if result.answer is None:
             continue
-        rating = judge.rate(result.case, result.answer)
-        failures += len(rating.get("errors", []))
+        rating = JudgeRating.model_validate(judge.rate(result.case, result.answer))
+        failures += len(rating.errors)
         result.judge = rating
         for name in JUDGE_METRICS:
-            values = rating.get(name.removeprefix("judge_"), [])
+            values: list[float] = getattr(rating, name.removeprefix("judge_"))
             result.metrics[name] = sum(values) / len(values) if values else None
             if len(values) > 1:
                 spreads[name].append(max(values) - min(values))
-        scored += any(rating.get(name.removeprefix("judge_")) for name in JUDGE_METRICS)
-    return {
-        "model": judge.model,
-        "runs": judge.runs,
-        "cases": sum(r.answer is not None for r in results),
-        "scored": scored,
-        "failures": failures,
-        "spread": {name: round(sum(v) / len(v), 4) if v else None for name, v in spreads.items()},
-    }
+        scored += bool(rating.correctness or rating.groundedness)
+    return JudgeSummary(
+        model=judge.model,
+        runs=judge.runs,
+        cases=sum(r.answer is not None for r in results),
+        scored=scored,
+        failures=failures,
+        spread={name: round(sum(v) / len(v), 4) if v else None for name, v in spreads.items()},
+    )
 
 
 # --- the run folder -----------------------------------------------------------------------------
@@ -531,25 +554,26 @@ def default_run_dir(root: Path = Path("eval/runs")) -> Path:
     return candidate
 
 
-def write_results(run_dir: Path, results: dict[str, Any]) -> None:
+def write_results(run_dir: Path, results: EvalResults) -> None:
     """results.json (everything) and results.csv (one row per case, for a spreadsheet)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (run_dir / "results.json").write_text(results.to_json(), encoding="utf-8")
     with (run_dir / "results.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        for case in results["cases"]:
+        for case in results.cases:
             writer.writerow({
-                **{k: case.get(k) for k in ("id", "type", "topic", "lesson", "origin", "status", "refused", "latency_ms",
-                                            "error", "question")},
-                **{k: case["metrics"].get(k) for k in ANSWER_METRICS + RETRIEVAL_METRICS + ("question_score",)},
-                "failed_checks": "; ".join(c["name"] for c in case["checks"] if not c["passed"]),
-                "answer": case["answer"]["answer"] if case["answer"] else "",
+                "id": case.id, "type": case.type, "topic": case.topic, "lesson": case.lesson, "origin": case.origin,
+                "status": case.status, "refused": case.refused, "latency_ms": case.latency_ms, "error": case.error,
+                "question": case.question,
+                **{k: case.metrics.get(k) for k in ANSWER_METRICS + RETRIEVAL_METRICS + ("question_score",)},
+                "failed_checks": "; ".join(c.name for c in case.failed_checks),
+                "answer": case.answer.answer if case.answer else "",
             })
 
 
-def load_results(run_dir: Path) -> dict[str, Any]:
-    """A previous run's results.json, or ValueError saying what is wrong with the folder."""
+def load_results(run_dir: Path) -> EvalResults:
+    """A previous run's results.json, or ValueError saying in one line what is wrong with the folder."""
     path = Path(run_dir) / "results.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -559,4 +583,8 @@ def load_results(run_dir: Path) -> dict[str, Any]:
         raise ValueError(f"Cannot read {path}: {err}. Re-run that eval or pick another run folder.") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT or "cases" not in data:
         raise ValueError(f"{path} is not a results file of this version of course-guide eval; re-run that eval.")
-    return data
+    try:
+        return EvalResults.model_validate(data)
+    except ValidationError as err:
+        raise ValueError(f"{path} is not a results file of this version of course-guide eval ({explain_invalid(err)}); "
+                         "re-run that eval or pick another run folder.") from None

@@ -1,7 +1,6 @@
 """The CI gate: the real `course-guide eval` on the hand-made dev set, against the shipped course, must meet eval/thresholds.yaml."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from eval.dataset import load_dataset
+from eval.harness import load_results
 from tests.conftest import REPO
 
 DEV_SET = REPO / "eval" / "datasets" / "dev.jsonl"
@@ -29,7 +29,7 @@ def test_eval_on_the_dev_set_meets_the_thresholds(shipped_settings, tmp_path: Pa
     run = subprocess.run([exe, "eval", "--dataset", str(DEV_SET), "--thresholds", str(THRESHOLDS), "--out", str(out)],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    results = json.loads((out / "results.json").read_text())
-    assert all(t["passed"] for t in results["thresholds"]["results"])
-    assert len(results["thresholds"]["results"]) == len(yaml.safe_load(THRESHOLDS.read_text()))
+    results = load_results(out)
+    assert results.thresholds is not None and all(t.passed for t in results.thresholds.results)
+    assert len(results.thresholds.results) == len(yaml.safe_load(THRESHOLDS.read_text()))
     assert (out / "report.html").stat().st_size > 0
