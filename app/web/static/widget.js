@@ -137,6 +137,9 @@ form button:disabled { opacity: .6; cursor: wait; }
   if (RECORDING) panel.append(el("p", { class: "privacy", text: PRIVACY }));
   shadow.append(style, el("div", { class: "root" }, launcher, panel));
 
+  // The API neutralises course markup in answers ("<" of a tag as "&lt;"); shown as text, it reads as written.
+  const asText = (answer) => String(answer || "").replace(/&lt;/g, "<");
+
   const safeUrl = (url) => {
     try {
       const parsed = new URL(url, guide);
@@ -163,7 +166,7 @@ form button:disabled { opacity: .6; cursor: wait; }
     const urls = {};
     for (const c of data.citations || []) urls[c.n] = c.url;
     if (data.refused) {
-      box.append(el("p", { text: String(data.answer || "").split(" The closest topics")[0] }));
+      box.append(el("p", { text: asText(data.answer).split(" The closest topics")[0] }));
       const seen = new Set();
       const topics = el("ul");
       for (const r of data.retrieved || []) {
@@ -174,7 +177,7 @@ form button:disabled { opacity: .6; cursor: wait; }
       }
       if (seen.size) box.append(el("h3", { text: "Closest topics in the course" }), topics);
     } else {
-      for (const block of String(data.answer || "").split("\n\n")) {
+      for (const block of asText(data.answer).split("\n\n")) {
         const lines = block.split("\n");
         if (lines.every((line) => line.startsWith("- "))) {
           box.append(el("ul", {}, ...lines.map((line) => el("li", {}, ...withMarkers(line.slice(2), urls)))));
@@ -333,7 +336,7 @@ form button:disabled { opacity: .6; cursor: wait; }
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const { event, data } = parseEvent(buffer.slice(0, end));
         buffer = buffer.slice(end + 2);
-        if (event === "token") { box.textContent += data.text; scroll(); }
+        if (event === "token") { box.textContent += asText(data.text); scroll(); }
         else if (event === "answer") { answer = data; renderAnswer(box, data); scroll(); }
         else if (event === "error") showError(data.error);
       }
