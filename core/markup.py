@@ -23,6 +23,8 @@ class Section:
     anchor: str | None
     text: str
     page: int | None = None
+    label: str | None = None  # "cell 3", "slide 7", "at 12:34": where a citation of this section points
+    url: str | None = None  # an absolute link to the section outside the guide (the lecture video at this time)
 
 
 class Slugger:
@@ -30,6 +32,10 @@ class Slugger:
 
     def __init__(self) -> None:
         self._seen: Counter[str] = Counter()
+
+    def reserve(self, anchor: str) -> None:
+        """Keep an id made elsewhere (a notebook cell's "cell-3") from being given to a heading too."""
+        self._seen[anchor] += 1
 
     def slug(self, heading: str) -> str:
         base = re.sub(r"[^\w\- ]", "", heading.lower()).strip().replace(" ", "-") or "section"
@@ -49,12 +55,13 @@ def _inline_text(token: Token) -> str:
     return " ".join("".join(parts).split())
 
 
-def parse_markdown(text: str) -> list[Token]:
+def parse_markdown(text: str, slugger: Slugger | None = None) -> list[Token]:
     """Block tokens with raw HTML removed and an id on every heading.
 
-    Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too."""
+    Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too.
+    A document made of several parts (notebook cells) passes one `slugger`, so ids stay unique across them."""
     tokens = _markdown().parse(text)
-    slugger = Slugger()
+    slugger = slugger or Slugger()
     kept: list[Token] = []
     for i, token in enumerate(tokens):
         if token.type in _HTML_TOKENS:
@@ -68,50 +75,81 @@ def parse_markdown(text: str) -> list[Token]:
     return kept
 
 
-def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
-    """The document's first H1 (its title, if any) and the body of each section, as Markdown source."""
-    lines = text.splitlines()
-    tokens = parse_markdown(text)
-    title: str | None = None
-    stack: list[tuple[int, str]] = []
+@dataclass(frozen=True)
+class MarkdownBlock:
+    """A heading (level > 0, its text and id) or a top-level body block (level 0, its Markdown source)."""
+
+    level: int
+    text: str
     anchor: str | None = None
-    body: list[str] = []
-    sections: list[Section] = []
 
-    def close() -> None:
-        if any(part.strip() for part in body):
-            sections.append(Section(tuple(h for _, h in stack), anchor, "\n\n".join(body).strip()))
-        body.clear()
 
+def markdown_blocks(text: str, slugger: Slugger | None = None) -> list[MarkdownBlock]:
+    """Headings and body blocks of a Markdown text, in order, raw HTML cut out."""
+    lines = text.splitlines()
+    tokens = parse_markdown(text, slugger)
+    blocks: list[MarkdownBlock] = []
     # Inline HTML (an <iframe> inside a paragraph) is cut out of the block source it sits in.
     inline_html = [(t.map[0], html_part) for t in tokens if t.type == "inline" and t.map for html_part in t.meta.get("html", [])]
     for i, token in enumerate(tokens):
         if token.type == "heading_open":
-            close()
-            level = int(token.tag[1])
-            heading = _inline_text(tokens[i + 1])
-            if level == 1 and title is None:
-                title = heading
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, heading))
-            anchor = token.attrGet("id")
-        elif token.level == 0 and token.map and token.nesting in (0, 1) and token.type != "heading_open":
+            blocks.append(MarkdownBlock(int(token.tag[1]), _inline_text(tokens[i + 1]), token.attrGet("id")))
+        elif token.level == 0 and token.map and token.nesting in (0, 1):
             block = "\n".join(lines[token.map[0] : token.map[1]])
             for line, html_part in inline_html:
                 if token.map[0] <= line < token.map[1]:
                     block = block.replace(html_part, "", 1)
             block = block.strip()
             if block:
-                body.append(block)
+                blocks.append(MarkdownBlock(0, block))
+    return blocks
+
+
+class HeadingPath:
+    """The headings above the current point of a document, as its blocks go by."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, str]] = []
+        self.anchor: str | None = None
+        self.title: str | None = None
+
+    def enter(self, block: MarkdownBlock) -> None:
+        if block.level == 1 and self.title is None:
+            self.title = block.text
+        while self.stack and self.stack[-1][0] >= block.level:
+            self.stack.pop()
+        self.stack.append((block.level, block.text))
+        self.anchor = block.anchor
+
+    def headings(self) -> tuple[str, ...]:
+        return tuple(h for _, h in self.stack)
+
+
+def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
+    """The document's first H1 (its title, if any) and the body of each section, as Markdown source."""
+    path = HeadingPath()
+    body: list[str] = []
+    sections: list[Section] = []
+
+    def close() -> None:
+        if any(part.strip() for part in body):
+            sections.append(Section(path.headings(), path.anchor, "\n\n".join(body).strip()))
+        body.clear()
+
+    for block in markdown_blocks(text):
+        if block.level:
+            close()
+            path.enter(block)
+        else:
+            body.append(block.text)
     close()
-    return title, sections
+    return path.title, sections
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str, slugger: Slugger | None = None) -> str:
     """Lesson HTML with the same heading ids that ingest gave the sections."""
     md = _markdown()
-    return md.renderer.render(parse_markdown(text), md.options, {})
+    return md.renderer.render(parse_markdown(text, slugger), md.options, {})
 
 
 def _plaintext_blocks(text: str) -> list[tuple[str, str | int]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -61,7 +62,7 @@ def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: TextEmbedder
 
 
 def _with_text(chunk: Chunk, text: str) -> Chunk:
-    return Chunk(chunk.id, text, chunk.source, chunk.title, chunk.section, chunk.anchor, chunk.page, chunk.ordinal, chunk.file_sha)
+    return replace(chunk, text=text)
 
 
 def chunk_document(doc: Document, file_sha: str, embedder: TextEmbedder, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
@@ -70,14 +71,14 @@ def chunk_document(doc: Document, file_sha: str, embedder: TextEmbedder, chunk_t
     seen: Counter[tuple[str, str, int | None, str]] = Counter()
     for section in doc.sections:
         path = SECTION_SEPARATOR.join(section.headings)
-        template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha)
+        template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha, section.label, section.url)
         heading_tokens = embedder.count_tokens(template.embed_text())
         budget = min(chunk_tokens, embedder.max_tokens - heading_tokens - 4)
         for text in _fit(section.text, template, embedder, max(budget, _MIN_BODY_TOKENS), overlap_tokens):
-            key = (doc.source, path, section.page, text)
+            key = (doc.source, path + (f" ({section.label})" if section.label else ""), section.page, text)
             chunk_id = Chunk.make_id(*key, occurrence=seen[key])
             seen[key] += 1
             chunks.append(
-                Chunk(chunk_id, text, doc.source, doc.title, path, section.anchor, section.page, len(chunks), file_sha)
+                replace(template, id=chunk_id, text=text, ordinal=len(chunks))
             )
     return chunks
