@@ -1,4 +1,5 @@
-"""Reads course files into titled sections: Markdown, HTML and text through core.markup, PDF page by page with pypdf."""
+"""Reads course files into titled sections: Markdown, HTML and text through core.markup, PDF page by page with pypdf,
+notebooks, slides, transcripts and Word documents through their own modules."""
 from __future__ import annotations
 
 import logging
@@ -13,16 +14,16 @@ from core.markup import (
     markdown_sections,
     plaintext_sections,
 )
+from ingest.errors import BadFileError
 from ingest.quizzes import is_quiz_file
 
 # pypdf logs faults it recovers from ("EOF marker not found") as warnings; ingest reports each file's fate itself.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
-FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
-
-
-class BadFileError(Exception):
-    """A course file that cannot be ingested; the message says why and what to do."""
+FORMATS = {
+    ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html",
+    ".ipynb": "notebook",
+}
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,11 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
             raise BadFileError("the file is empty; add the lesson text or remove the file")
         return load_pdf(path, source)
     text = decode_text(path.read_bytes())
-    if fmt == "markdown":
+    if fmt == "notebook":
+        from ingest.notebooks import notebook_sections, read_notebook
+
+        title, sections = notebook_sections(read_notebook(text))
+    elif fmt == "markdown":
         title, sections = markdown_sections(text)
     elif fmt == "html":
         title, sections = markdown_sections(html_to_markdown(text))
