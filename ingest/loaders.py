@@ -22,8 +22,10 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 FORMATS = {
     ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html",
-    ".ipynb": "notebook",
+    ".ipynb": "notebook", ".pptx": "slides",
 }
+# Formats read from their bytes by their own library, not decoded as text.
+BINARY_FORMATS = {"pdf", "slides", "word"}
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,16 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
     """Load one course file; raises BadFileError with a reason a person can act on."""
     source = path.relative_to(corpus_dir).as_posix()
     fmt = FORMATS[path.suffix.lower()]
+    if fmt in BINARY_FORMATS and path.stat().st_size == 0:
+        raise BadFileError("the file is empty; add the lesson text or remove the file")
     if fmt == "pdf":
-        if path.stat().st_size == 0:
-            raise BadFileError("the file is empty; add the lesson text or remove the file")
         return load_pdf(path, source)
+    if fmt == "slides":
+        from ingest.slides import read_deck, slide_sections
+
+        deck = read_deck(path)
+        title = deck.title or title_from_filename(path)
+        return Document(source, title, fmt, slide_sections(deck, title))
     text = decode_text(path.read_bytes())
     if fmt == "notebook":
         from ingest.notebooks import notebook_sections, read_notebook

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 
 from app.web.lessons import lesson_page
 from core.index import IndexReader
@@ -108,3 +110,126 @@ def test_notebook_cell_headings_never_take_a_cell_id(tmp_path):
     page = lesson_page(tmp_path / "n.ipynb", "n.ipynb", "Cell 2")
     assert '<section class="cell cell-markdown" id="cell-2" data-cite>' in page
     assert '<h1 id="cell-2-1">Cell 2</h1>' in page
+
+
+# ---------------------------------------------------------------- slides
+
+
+def build_deck(path: Path) -> Path:
+    """A real deck: a title slide, a bullet slide with notes, a table slide, and a picture-only slide."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    deck.core_properties.title = "Meteors"
+    title = deck.slides.add_slide(deck.slide_layouts[0])
+    title.shapes.title.text = "Meteors"
+    title.placeholders[1].text = "Shooting stars explained"
+
+    bullets = deck.slides.add_slide(deck.slide_layouts[1])
+    bullets.shapes.title.text = "Meteor showers"
+    body = bullets.placeholders[1].text_frame
+    body.text = "A meteor shower happens when Earth crosses the debris trail of a comet."
+    sub = body.add_paragraph()
+    sub.text = "The Perseids peak every August."
+    sub.level = 1
+    bullets.notes_slide.notes_text_frame.text = "Ask who has seen the Perseids from a dark site."
+
+    table_slide = deck.slides.add_slide(deck.slide_layouts[5])
+    table_slide.shapes.title.text = "Famous showers"
+    table = table_slide.shapes.add_table(3, 2, Inches(1), Inches(2), Inches(6), Inches(1.5)).table
+    for r, row in enumerate([("Shower", "Peak"), ("Perseids", "August"), ("Geminids", "December")]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+
+    deck.slides.add_slide(deck.slide_layouts[6])  # blank: nothing to cite
+    deck.save(str(path))
+    return path
+
+
+def test_each_slide_is_a_section_with_its_notes_and_tables(tmp_path):
+    doc = load_document(build_deck(tmp_path / "meteors.pptx"), tmp_path)
+
+    assert doc.title == "Meteors" and doc.format == "slides"
+    assert [(s.label, s.headings, s.anchor) for s in doc.sections] == [
+        ("slide 1", ("Meteors", "Meteors"), "slide-1"),
+        ("slide 2", ("Meteors", "Meteor showers"), "slide-2"),
+        ("slide 3", ("Meteors", "Famous showers"), "slide-3"),
+    ]
+    assert doc.sections[1].text == (
+        "- A meteor shower happens when Earth crosses the debris trail of a comet.\n"
+        "  - The Perseids peak every August.\n\n"
+        "Speaker notes: Ask who has seen the Perseids from a dark site."
+    )
+    assert doc.sections[2].text == "| Shower | Peak |\n| --- | --- |\n| Perseids | August |\n| Geminids | December |"
+
+
+def test_slides_ingest_cited_as_slide_n_and_the_lesson_view_shows_them_in_order(course, settings, run_ingest):
+    build_deck(course / "06-meteors.pptx")
+    report = run_ingest(settings)
+
+    assert report.problems == []
+    chunks = [c for c in stored(settings) if c.source == "06-meteors.pptx"]
+    showers = next(c for c in chunks if "debris trail" in c.text)
+    assert showers.location() == "Meteors > Meteor showers > slide 2"
+    assert showers.link() == "/course/06-meteors.pptx#slide-2"
+
+    page = lesson_page(course / "06-meteors.pptx", "06-meteors.pptx", "Meteors")
+    assert re.findall(r'<section class="slide" id="(slide-\d+)" data-cite>', page) == ["slide-1", "slide-2", "slide-3", "slide-4"]
+    assert {c.anchor for c in chunks} <= ids_in(page)
+    assert '<li style="margin-left: 1.5rem">The Perseids peak every August.</li>' in page
+    assert "<th>Shower</th>" in page and "<td>Geminids</td>" in page
+    assert '<aside class="notes"><strong>Speaker notes</strong><p>Ask who has seen the Perseids from a dark site.</p></aside>' in page
+
+
+def _zip_of_text(course: Path) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "Not a presentation, just a zipped note.")
+    return buffer.getvalue()
+
+
+def _word_file(course: Path) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("A Word document renamed to .pptx.")
+    document.save(str(course / "tmp.docx"))
+    data = (course / "tmp.docx").read_bytes()
+    (course / "tmp.docx").unlink()
+    return data
+
+
+def _picture_only_deck(course: Path) -> bytes:
+    from pptx import Presentation
+
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[6])
+    deck.save(str(course / "tmp.pptx"))
+    data = (course / "tmp.pptx").read_bytes()
+    (course / "tmp.pptx").unlink()
+    return data
+
+
+BAD_DECKS = {
+    "renamed-zip": (_zip_of_text, "is not a readable PowerPoint deck (KeyError"),
+    "renamed-docx": (_word_file, "is not a readable PowerPoint deck (ValueError"),
+    "no-text": (_picture_only_deck, "has no text on its slides"),
+    "empty": (lambda course: b"", "the file is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DECKS))
+def test_bad_deck_is_one_line_and_the_rest_ingests(case, course, settings, run_ingest):
+    make, reason = BAD_DECKS[case]
+    (course / "deck.pptx").write_bytes(make(course))
+    report = run_ingest(settings)
+
+    assert [p.source for p in report.problems] == ["deck.pptx"]
+    message = report.problems[0].message()
+    assert message.startswith("deck.pptx: " + reason) and "\n" not in message
+    assert "re-save" in message or "add" in message
+    assert {c.source for c in stored(settings)} == FIXTURE_SOURCES

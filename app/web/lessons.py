@@ -89,6 +89,10 @@ def resolve_course_file(corpus_dir: Path, relative: str, indexed: set[str]) -> P
 def lesson_page(path: Path, source: str, title: str) -> str:
     """A course document as a readable HTML page whose heading ids match the citation anchors."""
     fmt = FORMATS[path.suffix.lower()]
+    if fmt == "slides":
+        from ingest.slides import read_deck, render_deck
+
+        return _page(title, source, render_deck(read_deck(path)))
     text = decode_text(path.read_bytes())
     extra_css = ""
     if fmt == "notebook":
