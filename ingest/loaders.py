@@ -2,6 +2,7 @@
 notebooks, slides, transcripts and Word documents through their own modules."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -16,13 +17,14 @@ from core.markup import (
 )
 from ingest.errors import BadFileError
 from ingest.quizzes import is_quiz_file
+from ingest.transcripts import is_sidecar, read_transcript, sidecar_of, transcript_sections
 
 # pypdf logs faults it recovers from ("EOF marker not found") as warnings; ingest reports each file's fate itself.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 FORMATS = {
     ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html",
-    ".ipynb": "notebook", ".pptx": "slides",
+    ".ipynb": "notebook", ".pptx": "slides", ".vtt": "transcript", ".srt": "transcript",
 }
 # Formats read from their bytes by their own library, not decoded as text.
 BINARY_FORMATS = {"pdf", "slides", "word"}
@@ -45,6 +47,8 @@ def list_course_files(corpus_dir: Path) -> tuple[list[Path], dict[Path, str]]:
         relative = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file() or is_quiz_file(relative):
             continue  # quiz files are read by ingest.quizzes, not as lessons
+        if is_sidecar(path):
+            continue  # read with the transcript it describes
         if not path.resolve().is_relative_to(root):
             # The lesson view never serves files outside the course folder, so their citations could not open.
             skipped[path] = "a link to a file outside the course folder; copy the file in instead"
@@ -53,6 +57,15 @@ def list_course_files(corpus_dir: Path) -> tuple[list[Path], dict[Path, str]]:
         else:
             supported.append(path)
     return supported, skipped
+
+
+def source_sha256(path: Path) -> str:
+    """The hash that says whether a course file changed: its bytes, and its transcript sidecar's if it has one."""
+    digest = hashlib.sha256(path.read_bytes())
+    sidecar = sidecar_of(path) if path.suffix.lower() in (".vtt", ".srt") else None
+    if sidecar is not None:
+        digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+    return digest.hexdigest()
 
 
 def title_from_filename(path: Path) -> str:
@@ -151,6 +164,10 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
         title = deck.title or title_from_filename(path)
         return Document(source, title, fmt, slide_sections(deck, title))
     text = decode_text(path.read_bytes())
+    if fmt == "transcript":
+        transcript = read_transcript(path, text)
+        title = transcript.title or title_from_filename(path)
+        return Document(source, title, fmt, transcript_sections(transcript, title))
     if fmt == "notebook":
         from ingest.notebooks import notebook_sections, read_notebook
 

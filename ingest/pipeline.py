@@ -1,7 +1,6 @@
 """Incremental ingest: re-chunk changed files, embed only new passages, build a fresh generation and publish it atomically."""
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from core.store import (
 )
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, chunk_document
-from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
+from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document, source_sha256
 from ingest.quizzes import QuizProblem, load_instructor_items
 
 
@@ -96,10 +95,6 @@ def index_config(settings: Settings) -> dict:
     }
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, list[float]]]:
     """Every chunk of the live generation with its vector, by id, so unchanged passages are never re-embedded."""
     if manifest is None:
@@ -169,7 +164,7 @@ class _Plan:
 
 def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile]) -> _Plan:
     sources = {p.relative_to(corpus).as_posix(): p for p in files}
-    shas = {source: file_sha256(path) for source, path in sources.items()}
+    shas = {source: source_sha256(path) for source, path in sources.items()}
 
     def known_shas(source: str) -> set[str]:
         # Unchanged means the bytes match what the index holds, or what failed last time (no need to fail again).

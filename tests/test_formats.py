@@ -233,3 +233,123 @@ def test_bad_deck_is_one_line_and_the_rest_ingests(case, course, settings, run_i
     assert message.startswith("deck.pptx: " + reason) and "\n" not in message
     assert "re-save" in message or "add" in message
     assert {c.source for c in stored(settings)} == FIXTURE_SOURCES
+
+
+# ---------------------------------------------------------------- transcripts
+
+AURORA_VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:05.000
+Welcome back. Today we talk about auroras.
+
+00:00:05.000 --> 00:00:09.500
+<v Lecturer>They are lights in the sky near the poles.</v>
+
+00:12:34.200 --> 00:12:39.000
+An aurora appears when charged particles from the solar wind
+
+00:12:39.000 --> 00:12:44.000
+hit oxygen and nitrogen high in the atmosphere. Oxygen glows green.
+The colours depend on the gas. That is the key idea.
+"""
+
+AURORA_SRT = """1
+00:00:02,000 --> 00:00:06,000
+Auroras are brightest after a solar storm.
+
+2
+01:02:03,500 --> 01:02:08,000
+The aurora australis is the southern twin of the northern lights.
+"""
+
+
+def test_transcript_cues_become_timed_passages(tmp_path):
+    (tmp_path / "lecture-07-auroras.vtt").write_text(AURORA_VTT)
+    doc = load_document(tmp_path / "lecture-07-auroras.vtt", tmp_path)
+
+    assert doc.title == "Lecture 07 auroras" and doc.format == "transcript"
+    assert [(s.label, s.anchor, s.url) for s in doc.sections] == [("at 0:01", "t-1", None), ("at 12:34", "t-754", None)]
+    assert doc.sections[0].text == "Welcome back. Today we talk about auroras. They are lights in the sky near the poles."
+    assert doc.sections[1].text.startswith("An aurora appears when charged particles from the solar wind hit oxygen")
+
+    (tmp_path / "lecture-08.srt").write_text(AURORA_SRT)
+    doc = load_document(tmp_path / "lecture-08.srt", tmp_path)
+    # Two sentences are fewer than a passage holds, so both cues make one passage at the first cue's time.
+    assert [(s.label, s.anchor) for s in doc.sections] == [("at 0:02", "t-2")]
+    assert doc.sections[0].text.endswith("The aurora australis is the southern twin of the northern lights.")
+
+
+@pytest.mark.parametrize(
+    "video, expected",
+    [
+        ("https://www.youtube.com/watch?v=abc123", "https://www.youtube.com/watch?v=abc123&t=754s"),
+        ("https://youtu.be/abc123", "https://youtu.be/abc123?t=754"),
+        ("https://www.youtube.com/watch?v=abc123&t=5s", "https://www.youtube.com/watch?v=abc123&t=754s"),
+        ("https://www.youtube.com/embed/abc123", "https://www.youtube.com/embed/abc123?start=754"),
+        ("https://media.example.edu/lectures/07.mp4", "https://media.example.edu/lectures/07.mp4#t=754"),
+    ],
+)
+def test_video_link_starts_at_the_cue(video, expected):
+    from ingest.transcripts import video_at
+
+    assert video_at(video, 754) == expected
+
+
+def test_transcript_with_video_sidecar_cites_the_video_at_the_time(course, settings, run_ingest):
+    (course / "07-auroras.vtt").write_text(AURORA_VTT)
+    (course / "07-auroras.yaml").write_text("title: Lecture 7 - Auroras\nvideo: https://www.youtube.com/watch?v=aur0ra\n")
+    report = run_ingest(settings)
+
+    assert report.problems == [] and report.skipped == ["images/diagram.png"], "the sidecar is not a lesson, nor skipped"
+    chunk = next(c for c in stored(settings) if "charged particles" in c.text)
+    assert chunk.location() == "Lecture 7 - Auroras at 12:34"
+    assert chunk.link() == chunk.href("http://guide") == "https://www.youtube.com/watch?v=aur0ra&t=754s"
+    page = lesson_page(course / "07-auroras.vtt", "07-auroras.vtt", chunk.title)
+    assert '<section class="cue" id="t-754" data-cite><span class="cue-time"><a href="https://www.youtube.com/watch?v=aur0ra&amp;t=754s">12:34</a></span>' in page
+
+    # Editing only the sidecar re-ingests the transcript: the new video is cited.
+    (course / "07-auroras.yaml").write_text("video: https://media.example.edu/auroras.mp4\n")
+    run_ingest(settings)
+    chunk = next(c for c in stored(settings) if "charged particles" in c.text)
+    assert chunk.link() == "https://media.example.edu/auroras.mp4#t=754"
+    assert chunk.title == "Auroras"
+
+
+def test_transcript_without_video_opens_the_transcript_at_the_cue(course, settings, run_ingest):
+    (course / "07-auroras.vtt").write_text(AURORA_VTT)
+    run_ingest(settings)
+    chunk = next(c for c in stored(settings) if "charged particles" in c.text)
+    assert chunk.link() == "/course/07-auroras.vtt#t-754" and chunk.url is None
+    page = lesson_page(course / "07-auroras.vtt", "07-auroras.vtt", chunk.title)
+    assert '<section class="cue" id="t-754" data-cite><span class="cue-time">12:34</span>' in page
+
+
+BAD_TRANSCRIPTS = {
+    "vtt-broken-timestamp": ("lecture.vtt", AURORA_VTT.replace("00:12:34.200", "00:12:3x.200"), "has a broken cue timestamp"),
+    "vtt-no-header": ("lecture.vtt", AURORA_VTT.replace("WEBVTT\n", ""), "is not a WebVTT transcript"),
+    "vtt-ends-before-start": ("lecture.vtt", AURORA_VTT.replace("00:00:05.000 --> 00:00:09.500", "00:00:09.500 --> 00:00:05.000"),
+                              "has a cue that ends before it starts (0:09 to 0:05)"),
+    "srt-broken-timestamp": ("lecture.srt", AURORA_SRT.replace("01:02:03,500", "01:02:o3,500"), "has a broken cue timestamp ('01:02:o3,500"),
+    "srt-garbage": ("lecture.srt", "this is not a transcript\n", "is not a readable SubRip transcript"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TRANSCRIPTS))
+def test_bad_transcript_is_one_line_and_the_rest_ingests(case, course, settings, run_ingest):
+    name, text, reason = BAD_TRANSCRIPTS[case]
+    (course / name).write_text(text)
+    report = run_ingest(settings)
+
+    assert [p.source for p in report.problems] == [name]
+    message = report.problems[0].message()
+    assert message.startswith(f"{name}: {reason}") and "\n" not in message
+    assert {c.source for c in stored(settings)} == FIXTURE_SOURCES
+
+
+def test_bad_sidecar_is_one_line_naming_it(course, settings, run_ingest):
+    (course / "lecture.vtt").write_text(AURORA_VTT)
+    (course / "lecture.yaml").write_text("video: [unclosed\n")
+    report = run_ingest(settings)
+    assert [p.source for p in report.problems] == ["lecture.vtt"]
+    assert report.problems[0].reason.startswith("has a sidecar lecture.yaml that is not valid YAML (")
+    assert report.problems[0].reason.endswith("; fix it or remove it") and "\n" not in report.problems[0].reason

@@ -95,7 +95,11 @@ def lesson_page(path: Path, source: str, title: str) -> str:
         return _page(title, source, render_deck(read_deck(path)))
     text = decode_text(path.read_bytes())
     extra_css = ""
-    if fmt == "notebook":
+    if fmt == "transcript":
+        from ingest.transcripts import read_transcript, render_transcript
+
+        body = render_transcript(read_transcript(path, text), title)
+    elif fmt == "notebook":
         from ingest.notebooks import highlight_css, read_notebook, render_notebook
 
         body = render_notebook(read_notebook(text))
