@@ -152,6 +152,18 @@ def render_markdown(text: str, slugger: Slugger | None = None) -> str:
     return md.renderer.render(parse_markdown(text, slugger), md.options, {})
 
 
+def markdown_table(rows: tuple[tuple[str, ...], ...]) -> str:
+    """A table (slides, Word) as Markdown rows: kept as a table, never quoted as prose sentences."""
+    lines = ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    lines.insert(1, "| " + " | ".join("---" for _ in rows[0]) + " |")
+    return "\n".join(lines)
+
+
+def indent_style(level: int) -> str:
+    """The style attribute that indents a nested list item (slides, Word) by its level; none at level 0."""
+    return f' style="margin-left: {level * 1.5:g}rem"' if level else ""
+
+
 def _plaintext_blocks(text: str) -> list[tuple[str, str | int]]:
     """('heading', level) and ('para', text) blocks; a line underlined with === or --- is a heading."""
     lines = text.splitlines()

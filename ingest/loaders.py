@@ -25,6 +25,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 FORMATS = {
     ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html",
     ".ipynb": "notebook", ".pptx": "slides", ".vtt": "transcript", ".srt": "transcript",
+    ".docx": "word",
 }
 # Formats read from their bytes by their own library, not decoded as text.
 BINARY_FORMATS = {"pdf", "slides", "word"}
@@ -163,6 +164,11 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
         deck = read_deck(path)
         title = deck.title or title_from_filename(path)
         return Document(source, title, fmt, slide_sections(deck, title))
+    if fmt == "word":
+        from ingest.worddocs import read_word, word_sections
+
+        title, sections = word_sections(read_word(path))
+        return Document(source, title or title_from_filename(path), fmt, sections)
     text = decode_text(path.read_bytes())
     if fmt == "transcript":
         transcript = read_transcript(path, text)

@@ -6,7 +6,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.markup import Section
+from core.markup import Section, indent_style, markdown_table
 from ingest.errors import BadFileError
 
 
@@ -88,12 +88,6 @@ def read_deck(path: Path) -> Deck:
     return Deck(doc_title or first_title, slides)
 
 
-def _table_markdown(rows: tuple[tuple[str, ...], ...]) -> str:
-    lines = ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-    lines.insert(1, "| " + " | ".join("---" for _ in rows[0]) + " |")
-    return "\n".join(lines)
-
-
 def slide_sections(deck: Deck, title: str) -> list[Section]:
     """One section per slide that has text: its title as the heading, bullets as list items, tables, then the notes."""
     sections: list[Section] = []
@@ -101,7 +95,7 @@ def slide_sections(deck: Deck, title: str) -> list[Section]:
         parts: list[str] = []
         if slide.bullets:
             parts.append("\n".join(f"{'  ' * level}- {text}" for level, text in slide.bullets))
-        parts.extend(_table_markdown(rows) for rows in slide.tables)
+        parts.extend(markdown_table(rows) for rows in slide.tables)
         if slide.notes:
             parts.append(f"Speaker notes: {slide.notes}")
         if not parts and slide.title:
@@ -120,7 +114,7 @@ def render_deck(deck: Deck) -> str:
         parts = [f'<span class="slide-number">{slide.label}</span>', f"<h2>{html.escape(slide.heading())}</h2>"]
         if slide.bullets:
             items = "".join(
-                f'<li style="margin-left: {level * 1.5}rem">{html.escape(text)}</li>' for level, text in slide.bullets
+                f'<li{indent_style(level)}>{html.escape(text)}</li>' for level, text in slide.bullets
             )
             parts.append(f"<ul>{items}</ul>")
         for rows in slide.tables:

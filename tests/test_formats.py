@@ -353,3 +353,92 @@ def test_bad_sidecar_is_one_line_naming_it(course, settings, run_ingest):
     assert [p.source for p in report.problems] == ["lecture.vtt"]
     assert report.problems[0].reason.startswith("has a sidecar lecture.yaml that is not valid YAML (")
     assert report.problems[0].reason.endswith("; fix it or remove it") and "\n" not in report.problems[0].reason
+
+
+# ---------------------------------------------------------------- Word documents
+
+
+def build_word(path: Path) -> Path:
+    """A real .docx: a title, headings, prose, a bulleted list and a table."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Eclipses"
+    document.add_paragraph("Eclipses", style="Title")
+    document.add_heading("Solar eclipses", level=1)
+    document.add_paragraph("A solar eclipse happens when the Moon passes between the Sun and Earth.")
+    document.add_paragraph("Never look at the Sun without eclipse glasses.", style="List Bullet")
+    document.add_paragraph("A pinhole projector is a safe way to watch.", style="List Bullet")
+    document.add_heading("Kinds", level=2)
+    table = document.add_table(rows=3, cols=2)
+    for r, row in enumerate([("Kind", "What is seen"), ("Total", "The corona"), ("Annular", "A ring of fire")]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    document.add_heading("Lunar eclipses", level=1)
+    document.add_paragraph("A lunar eclipse turns the Moon red as Earth's shadow covers it.")
+    document.save(str(path))
+    return path
+
+
+def test_word_headings_give_sections_and_lists_and_tables_are_kept(tmp_path):
+    doc = load_document(build_word(tmp_path / "eclipses.docx"), tmp_path)
+
+    assert doc.title == "Eclipses" and doc.format == "word"
+    assert [(s.headings, s.anchor) for s in doc.sections] == [
+        (("Eclipses", "Solar eclipses"), "solar-eclipses"),
+        (("Eclipses", "Solar eclipses", "Kinds"), "kinds"),
+        (("Eclipses", "Lunar eclipses"), "lunar-eclipses"),
+    ]
+    assert doc.sections[0].text == (
+        "A solar eclipse happens when the Moon passes between the Sun and Earth.\n\n"
+        "- Never look at the Sun without eclipse glasses.\n- A pinhole projector is a safe way to watch."
+    )
+    assert doc.sections[1].text == "| Kind | What is seen |\n| --- | --- |\n| Total | The corona |\n| Annular | A ring of fire |"
+    assert [s.text for s in split_sentences(doc.sections[0].text)][1:] == [
+        "Never look at the Sun without eclipse glasses.", "A pinhole projector is a safe way to watch."]
+
+
+def test_word_document_ingests_and_opens_at_its_heading(course, settings, run_ingest):
+    build_word(course / "08-eclipses.docx")
+    report = run_ingest(settings)
+
+    assert report.problems == []
+    chunks = [c for c in stored(settings) if c.source == "08-eclipses.docx"]
+    lunar = next(c for c in chunks if "Moon red" in c.text)
+    assert lunar.link() == "/course/08-eclipses.docx#lunar-eclipses" and lunar.label is None
+    page = lesson_page(course / "08-eclipses.docx", "08-eclipses.docx", "Eclipses")
+    assert {c.anchor for c in chunks} <= ids_in(page)
+    assert '<h2 id="solar-eclipses">Solar eclipses</h2>' in page and '<h3 id="kinds">Kinds</h3>' in page
+    assert '<li>A pinhole projector is a safe way to watch.</li></ul>' in page
+    assert "<th>Kind</th>" in page and "<td>A ring of fire</td>" in page
+
+
+def _docx_without_text(course: Path) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("")
+    document.add_heading("Only a heading", level=1)
+    document.save(str(course / "tmp.docx"))
+    data = (course / "tmp.docx").read_bytes()
+    (course / "tmp.docx").unlink()
+    return data
+
+
+BAD_WORD = {
+    "no-text": (_docx_without_text, "has no text to index"),
+    "renamed-zip": (_zip_of_text, "is not a readable Word document (KeyError"),
+    "not-a-zip": (lambda course: b"just some text saved as .docx", "is not a readable Word document"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WORD))
+def test_bad_word_document_is_one_line_and_the_rest_ingests(case, course, settings, run_ingest):
+    make, reason = BAD_WORD[case]
+    (course / "handout.docx").write_bytes(make(course))
+    report = run_ingest(settings)
+
+    assert [p.source for p in report.problems] == ["handout.docx"]
+    message = report.problems[0].message()
+    assert message.startswith("handout.docx: " + reason) and "\n" not in message
+    assert {c.source for c in stored(settings)} == FIXTURE_SOURCES

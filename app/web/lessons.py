@@ -93,6 +93,10 @@ def lesson_page(path: Path, source: str, title: str) -> str:
         from ingest.slides import read_deck, render_deck
 
         return _page(title, source, render_deck(read_deck(path)))
+    if fmt == "word":
+        from ingest.worddocs import read_word, render_word
+
+        return _page(title, source, render_word(read_word(path)))
     text = decode_text(path.read_bytes())
     extra_css = ""
     if fmt == "transcript":
