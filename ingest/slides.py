@@ -101,7 +101,9 @@ def slide_sections(deck: Deck, title: str) -> list[Section]:
         if not parts and slide.title:
             parts.append(slide.title)  # a title-only slide is still a place a learner can be sent to
         if parts:
-            sections.append(Section((title, slide.heading()), slide.anchor, "\n\n".join(parts), label=slide.label))
+            # A title slide that repeats the deck's title adds no heading of its own.
+            headings = (title,) if slide.heading() == title else (title, slide.heading())
+            sections.append(Section(headings, slide.anchor, "\n\n".join(parts), label=slide.label))
     if not sections:
         raise BadFileError("has no text on its slides (only pictures?); add slide text or speaker notes, or a Markdown version")
     return sections

@@ -18,6 +18,8 @@ TRANSCRIPT_SUFFIXES = (".vtt", ".srt")
 # A passage closes once it holds this many sentences, or this many words if the speaker never stops.
 PASSAGE_SENTENCES = 3
 PASSAGE_MAX_WORDS = 120
+# A pause this long between cues (a cut in the recording, a new topic) starts a new passage.
+PASSAGE_GAP_SECONDS = 20.0
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 
 
@@ -147,10 +149,15 @@ def _passages(cues: list[tuple[float, float, str]]) -> tuple[Passage, ...]:
     start: float | None = None
     words: list[str] = []
     sentences = 0
-    for cue_start, _, text in cues:
+    last_end = 0.0
+    for cue_start, cue_end, text in cues:
         cue_words = text.split()
         if not cue_words:
             continue
+        if words and start is not None and cue_start - last_end > PASSAGE_GAP_SECONDS:
+            passages.append(Passage(start, " ".join(words)))
+            start, words, sentences = None, [], 0
+        last_end = cue_end
         if start is None:
             start = cue_start
         words.extend(cue_words)

@@ -152,7 +152,7 @@ def test_each_slide_is_a_section_with_its_notes_and_tables(tmp_path):
 
     assert doc.title == "Meteors" and doc.format == "slides"
     assert [(s.label, s.headings, s.anchor) for s in doc.sections] == [
-        ("slide 1", ("Meteors", "Meteors"), "slide-1"),
+        ("slide 1", ("Meteors",), "slide-1"),
         ("slide 2", ("Meteors", "Meteor showers"), "slide-2"),
         ("slide 3", ("Meteors", "Famous showers"), "slide-3"),
     ]
@@ -274,9 +274,9 @@ def test_transcript_cues_become_timed_passages(tmp_path):
 
     (tmp_path / "lecture-08.srt").write_text(AURORA_SRT)
     doc = load_document(tmp_path / "lecture-08.srt", tmp_path)
-    # Two sentences are fewer than a passage holds, so both cues make one passage at the first cue's time.
-    assert [(s.label, s.anchor) for s in doc.sections] == [("at 0:02", "t-2")]
-    assert doc.sections[0].text.endswith("The aurora australis is the southern twin of the northern lights.")
+    # An hour's pause between the two cues starts a new passage, though the first holds only one sentence.
+    assert [(s.label, s.anchor) for s in doc.sections] == [("at 0:02", "t-2"), ("at 1:02:03", "t-3723")]
+    assert doc.sections[1].text == "The aurora australis is the southern twin of the northern lights."
 
 
 @pytest.mark.parametrize(
