@@ -125,6 +125,44 @@ class HeadingPath:
         return tuple(h for _, h in self.stack)
 
 
+class FrontMatterError(ValueError):
+    """A Markdown lesson's front matter that cannot be read; the message says what to fix."""
+
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+FRONT_MATTER_KEYS = {"title": str, "order": int, "url": str, "video": str}
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    """(YAML front matter keys, the rest), the rest padded with blank lines so its line numbers stay the file's own.
+
+    Only the keys in FRONT_MATTER_KEYS are read (others, e.g. MkDocs' own, are ignored); a wrong type is an error."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    import yaml
+
+    try:
+        data = yaml.safe_load(match.group(1) or "") or {}
+    except yaml.YAMLError as err:
+        raise FrontMatterError(f"has front matter that is not valid YAML ({' '.join(str(err).split())}); fix the block between the --- lines") from None
+    if not isinstance(data, dict):
+        raise FrontMatterError("has front matter that is not a set of 'key: value' lines; write it as e.g. 'title: My lesson'")
+    meta: dict = {}
+    for key, kind in FRONT_MATTER_KEYS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise FrontMatterError(f"has front matter '{key}: {value}', which is not a whole number; write e.g. '{key}: 3'")
+        if kind is str:
+            value = str(value).strip()
+            if key in ("url", "video") and not re.match(r"https?://\S+$", value):
+                raise FrontMatterError(f"has front matter '{key}: {value}', which is not an http(s) URL; give the full address")
+        meta[key] = value
+    return meta, "\n" * match.group(0).count("\n") + text[match.end() :]
+
+
 def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
     """The document's first H1 (its title, if any) and the body of each section, as Markdown source."""
     path = HeadingPath()

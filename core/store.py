@@ -39,6 +39,7 @@ class FileEntry:
     sha256: str
     title: str
     chunks: int
+    order: int | None = None  # from the lesson's front matter: its place in the contents page
 
 
 @dataclass

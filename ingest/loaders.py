@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.markup import (
+    FrontMatterError,
     Section,
     html_title,
     html_to_markdown,
     markdown_sections,
     plaintext_sections,
+    split_front_matter,
 )
 from ingest.errors import BadFileError
 from ingest.quizzes import is_quiz_file
@@ -37,6 +39,7 @@ class Document:
     title: str
     format: str
     sections: list[Section]
+    order: int | None = None  # the lesson's place in the contents page, from Markdown front matter
 
 
 def list_course_files(corpus_dir: Path) -> tuple[list[Path], dict[Path, str]]:
@@ -179,7 +182,18 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
 
         title, sections = notebook_sections(read_notebook(text))
     elif fmt == "markdown":
-        title, sections = markdown_sections(text)
+        try:
+            meta, body = split_front_matter(text)
+        except FrontMatterError as err:
+            raise BadFileError(str(err)) from None
+        title, sections = markdown_sections(body)
+        if meta.get("url"):
+            # The lesson's own page on the course site: citations open it there, at the section's heading.
+            page = meta["url"].split("#")[0]
+            sections = [replace(s, url=f"{page}#{s.anchor}" if s.anchor else page) for s in sections]
+        if not sections:
+            raise BadFileError("has no text to index (only headings or markup); add lesson text")
+        return Document(source, meta.get("title") or title or title_from_filename(path), fmt, sections, meta.get("order"))
     elif fmt == "html":
         title, sections = markdown_sections(html_to_markdown(text))
         title = html_title(text) or title

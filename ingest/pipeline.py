@@ -160,6 +160,7 @@ class _Plan:
     changed: list[str]  # new or edited files: to be loaded and chunked
     deleted: list[str]  # in the index, gone from the folder
     still_failed: dict[str, FailedFile]  # failed last time and unchanged since
+    orders: dict[str, int | None] = field(default_factory=dict)  # front-matter lesson order of each file loaded now
 
 
 def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile]) -> _Plan:
@@ -256,6 +257,7 @@ def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> 
         try:
             document = load_document(plan.sources[source], corpus)
             new_chunks[source] = chunk_document(document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
+            plan.orders[source] = document.order
         except (BadFileError, ChunkTooLongError) as err:
             problem = FileProblem(source, str(err))
             report.problems.append(problem)
@@ -283,7 +285,7 @@ def _assemble(plan, new_chunks, stored, old_files, report, log) -> tuple[list[Ch
             report.updated += min(fresh, gone)
             report.added += fresh - min(fresh, gone)
             report.removed += gone - min(fresh, gone)
-            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks))
+            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks), plan.orders.get(source))
         elif source in old_files and source in by_source:
             # Unchanged, or bad now but good before: keep what the index already has.
             chunks = sorted((stored[i][0] for i in by_source[source]), key=lambda c: c.ordinal)

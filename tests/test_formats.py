@@ -442,3 +442,63 @@ def test_bad_word_document_is_one_line_and_the_rest_ingests(case, course, settin
     message = report.problems[0].message()
     assert message.startswith("handout.docx: " + reason) and "\n" not in message
     assert {c.source for c in stored(settings)} == FIXTURE_SOURCES
+
+
+# ---------------------------------------------------------------- Markdown front matter
+
+NEBULAE = """---
+title: Nebulae and star birth
+order: 2
+url: https://course.example.edu/astro/nebulae/
+video: https://www.youtube.com/watch?v=neb123
+tags: [mkdocs-only, ignored]
+---
+# Nebulae
+
+## Emission nebulae
+
+An emission nebula glows because hot young stars ionise its hydrogen gas.
+"""
+
+
+def test_front_matter_sets_title_order_page_url_and_video(course, settings, run_ingest):
+    from app.web.lessons import contents_page
+    from core.local_store import read_manifest
+
+    (course / "05-nebulae.md").write_text(NEBULAE)
+    (course / "09-intro.md").write_text("---\norder: 1\n---\n# Intro\n\nThe course starts here with the night sky.\n")
+    report = run_ingest(settings)
+
+    assert report.problems == []
+    chunk = next(c for c in stored(settings) if c.source == "05-nebulae.md")
+    assert chunk.title == "Nebulae and star birth" and chunk.section == "Nebulae > Emission nebulae"
+    assert "order:" not in chunk.text and "youtube" not in chunk.text, "front matter is not lesson text"
+    assert chunk.link() == chunk.href("http://guide") == "https://course.example.edu/astro/nebulae/#emission-nebulae"
+
+    contents = contents_page(read_manifest(settings.db_dir).files)
+    listed = re.findall(r'<li><a href="/course/([^"]+)">', contents)
+    assert listed[:2] == ["09-intro.md", "05-nebulae.md"], "front-matter order comes first"
+    assert listed[2:] == sorted(FIXTURE_SOURCES)
+
+    page = lesson_page(course / "05-nebulae.md", "05-nebulae.md", chunk.title)
+    assert '<h1 id="nebulae">Nebulae</h1>\n<p class="video"><a href="https://www.youtube.com/watch?v=neb123">Watch the lecture video</a></p>' in page
+    assert "order: 2" not in page and '<h2 id="emission-nebulae">' in page
+
+
+BAD_FRONT_MATTER = {
+    "not-yaml": ("---\ntitle: [unclosed\n---\n# A\n\nText.\n", "has front matter that is not valid YAML ("),
+    "order-not-a-number": ("---\norder: second\n---\n# A\n\nText.\n", "has front matter 'order: second', which is not a whole number"),
+    "url-not-a-url": ("---\nurl: nebulae.html\n---\n# A\n\nText.\n", "has front matter 'url: nebulae.html', which is not an http(s) URL"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FRONT_MATTER))
+def test_bad_front_matter_is_one_line_for_that_file(case, course, settings, run_ingest):
+    text, reason = BAD_FRONT_MATTER[case]
+    (course / "05-bad.md").write_text(text)
+    report = run_ingest(settings)
+
+    assert [p.source for p in report.problems] == ["05-bad.md"]
+    message = report.problems[0].message()
+    assert message.startswith("05-bad.md: " + reason) and "\n" not in message
+    assert {c.source for c in stored(settings)} == FIXTURE_SOURCES

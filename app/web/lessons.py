@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 from fastapi import HTTPException
 
-from core.markup import html_to_markdown, render_markdown, render_plaintext
+from core.markup import FrontMatterError, html_to_markdown, render_markdown, render_plaintext, split_front_matter
 from core.store import FileEntry
-from ingest.loaders import FORMATS, decode_text
+from ingest.loaders import FORMATS, BadFileError, decode_text
 
 log = logging.getLogger("course_guide")
 
@@ -109,7 +109,15 @@ def lesson_page(path: Path, source: str, title: str) -> str:
         body = render_notebook(read_notebook(text))
         extra_css = highlight_css()
     elif fmt == "markdown":
-        body = render_markdown(text)
+        try:
+            meta, rest = split_front_matter(text)
+        except FrontMatterError as err:
+            raise BadFileError(str(err)) from None
+        body = render_markdown(rest)
+        if meta.get("video"):
+            # The lesson's lecture video, linked under its title.
+            link = f'\n<p class="video"><a href="{html.escape(meta["video"])}">Watch the lecture video</a></p>'
+            body = body.replace("</h1>", "</h1>" + link, 1) if "</h1>" in body else link + body
     elif fmt == "html":
         body = render_markdown(html_to_markdown(text))
     else:
@@ -122,11 +130,17 @@ def _page(title: str, source: str, body: str, extra_css: str = "") -> str:
         title=html.escape(title), source=html.escape(source), body=body)
 
 
+def lesson_order(item: tuple[str, FileEntry]) -> tuple:
+    """Lessons with an `order` in their front matter first, by that order; then the rest by file name."""
+    source, entry = item
+    return (entry.order is None, entry.order or 0, source)
+
+
 def contents_page(files: dict[str, FileEntry]) -> str:
     """Every lesson in the index, in course order, so a learner can browse as well as ask."""
     items = "\n".join(
         f'<li><a href="/course/{quote(source)}">{html.escape(entry.title)}</a> <small>{html.escape(source)}</small></li>'
-        for source, entry in sorted(files.items())
+        for source, entry in sorted(files.items(), key=lesson_order)
     )
     body = f"<h1>Course contents</h1>\n<ol>{items}</ol>" if files else "<h1>Course contents</h1><p>No course index yet.</p>"
     return _page("Course contents", "", body)
