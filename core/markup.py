@@ -44,6 +44,22 @@ class Slugger:
         return base if count == 0 else f"{base}-{count}"
 
 
+class TocSlugger(Slugger):
+    """MkDocs heading ids: Python-Markdown's toc extension rule (ASCII slug; repeats get _1, _2, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: set[str] = set()
+
+    def reserve(self, anchor: str) -> None:
+        self._ids.add(anchor)
+
+    def slug(self, heading: str) -> str:
+        from markdown.extensions.toc import slugify, unique
+
+        return unique(slugify(heading, "-"), self._ids)
+
+
 def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable("table")
 
@@ -163,8 +179,10 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return meta, "\n" * match.group(0).count("\n") + text[match.end() :]
 
 
-def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
-    """The document's first H1 (its title, if any) and the body of each section, as Markdown source."""
+def markdown_sections(text: str, slugger: Slugger | None = None) -> tuple[str | None, list[Section]]:
+    """The document's first H1 (its title, if any) and the body of each section, as Markdown source.
+
+    Anchors follow `slugger` (the lesson view's GitHub-style ids by default)."""
     path = HeadingPath()
     body: list[str] = []
     sections: list[Section] = []
@@ -174,7 +192,7 @@ def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
             sections.append(Section(path.headings(), path.anchor, "\n\n".join(body).strip()))
         body.clear()
 
-    for block in markdown_blocks(text):
+    for block in markdown_blocks(text, slugger):
         if block.level:
             close()
             path.enter(block)

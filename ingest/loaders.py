@@ -7,10 +7,13 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import quote
 
 from core.markup import (
     FrontMatterError,
     Section,
+    Slugger,
+    TocSlugger,
     html_title,
     html_to_markdown,
     markdown_sections,
@@ -31,6 +34,35 @@ FORMATS = {
 }
 # Formats read from their bytes by their own library, not decoded as text.
 BINARY_FORMATS = {"pdf", "slides", "word"}
+
+
+@dataclass(frozen=True)
+class CourseSite:
+    """Where a course's own site (built from the same folder) shows each Markdown lesson, and its heading-id rule."""
+
+    base_url: str | None = None  # no trailing slash; None: no site, only lessons' front-matter urls
+    style: str = "mkdocs"  # "mkdocs" or "github"
+
+    @classmethod
+    def from_settings(cls, settings) -> CourseSite:
+        return cls(settings.course_site_url, settings.course_site_style)
+
+    def slugger(self) -> Slugger:
+        return TocSlugger() if self.style == "mkdocs" else Slugger()
+
+    def page_url(self, source: str) -> str | None:
+        """MkDocs: 'notes/09-drift.md' -> BASE/notes/09-drift/ (index.md and README.md -> their folder);
+        GitHub: BASE/notes/09-drift.md, for BASE such as https://github.com/ORG/REPO/blob/main/corpus."""
+        if self.base_url is None:
+            return None
+        if self.style == "github":
+            return f"{self.base_url}/{quote(source)}"
+        folder, _, name = source.rpartition("/")
+        stem = name.rsplit(".", 1)[0]
+        page = f"{folder}/" if folder else ""
+        if stem not in ("index", "README"):
+            page += f"{stem}/"
+        return f"{self.base_url}/{quote(page)}"
 
 
 @dataclass(frozen=True)
@@ -153,8 +185,10 @@ def load_pdf(path: Path, source: str) -> Document:
     return Document(source, title, "pdf", sections)
 
 
-def load_document(path: Path, corpus_dir: Path) -> Document:
-    """Load one course file; raises BadFileError with a reason a person can act on."""
+def load_document(path: Path, corpus_dir: Path, site: CourseSite = CourseSite()) -> Document:
+    """Load one course file; raises BadFileError with a reason a person can act on.
+
+    A Markdown lesson's citations open the course site's page (its front-matter url, else `site`'s page for it)."""
     source = path.relative_to(corpus_dir).as_posix()
     fmt = FORMATS[path.suffix.lower()]
     if fmt in BINARY_FORMATS and path.stat().st_size == 0:
@@ -187,10 +221,12 @@ def load_document(path: Path, corpus_dir: Path) -> Document:
         except FrontMatterError as err:
             raise BadFileError(str(err)) from None
         title, sections = markdown_sections(body)
-        if meta.get("url"):
-            # The lesson's own page on the course site: citations open it there, at the section's heading.
-            page = meta["url"].split("#")[0]
-            sections = [replace(s, url=f"{page}#{s.anchor}" if s.anchor else page) for s in sections]
+        page = meta["url"].split("#")[0] if meta.get("url") else site.page_url(source)
+        if page:
+            # The lesson's page on the course site: citations open it there, at the heading's id as that site writes it.
+            _, site_sections = markdown_sections(body, site.slugger())
+            sections = [replace(s, url=f"{page}#{on_site.anchor}" if on_site.anchor else page)
+                        for s, on_site in zip(sections, site_sections)]
         if not sections:
             raise BadFileError("has no text to index (only headings or markup); add lesson text")
         return Document(source, meta.get("title") or title or title_from_filename(path), fmt, sections, meta.get("order"))

@@ -20,7 +20,7 @@ from core.store import (
 )
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, chunk_document
-from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document, source_sha256
+from ingest.loaders import FORMATS, BadFileError, CourseSite, list_course_files, load_document, source_sha256
 from ingest.quizzes import QuizProblem, load_instructor_items
 
 
@@ -92,6 +92,9 @@ def index_config(settings: Settings) -> dict:
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap_tokens": settings.chunk_overlap_tokens,
         "chunker_version": CHUNKER_VERSION,
+        # Citation URLs of Markdown lessons are made at ingest, so a new course site rebuilds them.
+        "course_site_url": settings.course_site_url,
+        "course_site_style": settings.course_site_style,
     }
 
 
@@ -255,7 +258,7 @@ def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> 
     failed = dict(plan.still_failed)
     for source in plan.changed:
         try:
-            document = load_document(plan.sources[source], corpus)
+            document = load_document(plan.sources[source], corpus, CourseSite.from_settings(settings))
             new_chunks[source] = chunk_document(document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
             plan.orders[source] = document.order
         except (BadFileError, ChunkTooLongError) as err:

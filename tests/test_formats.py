@@ -502,3 +502,80 @@ def test_bad_front_matter_is_one_line_for_that_file(case, course, settings, run_
     message = report.problems[0].message()
     assert message.startswith("05-bad.md: " + reason) and "\n" not in message
     assert {c.source for c in stored(settings)} == FIXTURE_SOURCES
+
+
+# ---------------------------------------------------------------- citations that open the course site
+
+TRICKY_HEADINGS = """# Course notes
+
+## What is MLOps?
+
+One.
+
+## What is MLOps?
+
+Two, a repeated heading.
+
+## Über Lernraten
+
+Three.
+
+## Data drift: P(X) vs P(y|X)
+
+Four.
+
+## CI/CD for ML -- the basics
+
+Five.
+"""
+
+
+def test_mkdocs_heading_ids_match_python_markdowns_toc_extension():
+    import markdown
+
+    from core.markup import TocSlugger, markdown_sections
+
+    rendered = markdown.markdown(TRICKY_HEADINGS, extensions=["toc"])
+    toc_ids = re.findall(r'<h2 id="([^"]+)"', rendered)
+    _, sections = markdown_sections(TRICKY_HEADINGS, TocSlugger())
+    assert [s.anchor for s in sections] == toc_ids == [
+        "what-is-mlops", "what-is-mlops_1", "uber-lernraten", "data-drift-px-vs-pyx", "cicd-for-ml-the-basics"]
+    _, ours = markdown_sections(TRICKY_HEADINGS)
+    assert [s.anchor for s in ours][:3] == ["what-is-mlops", "what-is-mlops-1", "über-lernraten"], "the guide's own view keeps GitHub ids"
+
+
+@pytest.mark.parametrize(
+    "style, telescopes, nested",
+    [
+        ("mkdocs", "https://course.example.edu/astro/01-telescopes/#lens-design", "https://course.example.edu/astro/notes/#notes"),
+        ("github", "https://github.com/uni/astro/blob/main/docs/01-telescopes.md#lens-design", None),
+    ],
+)
+def test_course_site_setting_links_markdown_citations_to_the_site(style, telescopes, nested, course, settings, run_ingest):
+    from core.settings import Settings
+
+    base = "https://course.example.edu/astro/" if style == "mkdocs" else "https://github.com/uni/astro/blob/main/docs"
+    (course / "notes" / "index.md").write_text("# Notes\n\nThe notes folder holds extra reading about the sky.\n")
+    site = Settings(corpus_dir=course, db_dir=settings.db_dir, course_site_url=base, course_site_style=style)
+    run_ingest(site)
+    chunks = stored(site)
+
+    lens = next(c for c in chunks if c.anchor == "lens-design")
+    assert lens.link() == lens.href("http://guide") == telescopes
+    if nested:
+        assert next(c for c in chunks if c.source == "notes/index.md").link() == nested, "index.md is its folder's page"
+    others = [c for c in chunks if not c.source.endswith(".md")]
+    assert others and all(c.url is None and c.link().startswith("/course/") for c in others), "only Markdown lessons are on the site"
+
+    # Unsetting the site rebuilds the citations: they open the guide's lesson view again.
+    run_ingest(settings)
+    assert next(c for c in stored(settings) if c.anchor == "lens-design").link() == "/course/01-telescopes.md#lens-design"
+
+
+def test_course_site_url_must_be_a_url():
+    from pydantic import ValidationError
+
+    from core.settings import Settings
+
+    with pytest.raises(ValidationError, match="is not an http\\(s\\) URL; write it as e.g. https://course.example.edu/mlops/"):
+        Settings(course_site_url="course.example.edu")
