@@ -131,7 +131,8 @@ def highlight_css() -> str:
     """Pygments' colours for the highlighted code in the lesson view."""
     from pygments.formatters import HtmlFormatter
 
-    return HtmlFormatter(style="friendly").get_style_defs(".code")
+    # The style paints the code box light; its plain text must stay dark when the page is in dark mode.
+    return HtmlFormatter(style="friendly").get_style_defs(".code") + "\npre.code { color: #1f2937; }"
 
 
 def render_notebook(notebook: Notebook) -> str:
