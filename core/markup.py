@@ -23,6 +23,8 @@ class Section:
     anchor: str | None
     text: str
     page: int | None = None
+    label: str | None = None  # "cell 3", "slide 7", "at 12:34": where a citation of this section points
+    url: str | None = None  # an absolute link to the section outside the guide (the lecture video at this time)
 
 
 class Slugger:
@@ -31,11 +33,31 @@ class Slugger:
     def __init__(self) -> None:
         self._seen: Counter[str] = Counter()
 
+    def reserve(self, anchor: str) -> None:
+        """Keep an id made elsewhere (a notebook cell's "cell-3") from being given to a heading too."""
+        self._seen[anchor] += 1
+
     def slug(self, heading: str) -> str:
         base = re.sub(r"[^\w\- ]", "", heading.lower()).strip().replace(" ", "-") or "section"
         count = self._seen[base]
         self._seen[base] += 1
         return base if count == 0 else f"{base}-{count}"
+
+
+class TocSlugger(Slugger):
+    """MkDocs heading ids: Python-Markdown's toc extension rule (ASCII slug; repeats get _1, _2, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: set[str] = set()
+
+    def reserve(self, anchor: str) -> None:
+        self._ids.add(anchor)
+
+    def slug(self, heading: str) -> str:
+        from markdown.extensions.toc import slugify, unique
+
+        return unique(slugify(heading, "-"), self._ids)
 
 
 def _markdown() -> MarkdownIt:
@@ -49,12 +71,13 @@ def _inline_text(token: Token) -> str:
     return " ".join("".join(parts).split())
 
 
-def parse_markdown(text: str) -> list[Token]:
+def parse_markdown(text: str, slugger: Slugger | None = None) -> list[Token]:
     """Block tokens with raw HTML removed and an id on every heading.
 
-    Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too."""
+    Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too.
+    A document made of several parts (notebook cells) passes one `slugger`, so ids stay unique across them."""
     tokens = _markdown().parse(text)
-    slugger = Slugger()
+    slugger = slugger or Slugger()
     kept: list[Token] = []
     for i, token in enumerate(tokens):
         if token.type in _HTML_TOKENS:
@@ -68,51 +91,134 @@ def parse_markdown(text: str) -> list[Token]:
     return kept
 
 
-def markdown_sections(text: str) -> tuple[str | None, list[Section]]:
-    """The document's first H1 (its title, if any) and the body of each section, as Markdown source."""
-    lines = text.splitlines()
-    tokens = parse_markdown(text)
-    title: str | None = None
-    stack: list[tuple[int, str]] = []
+@dataclass(frozen=True)
+class MarkdownBlock:
+    """A heading (level > 0, its text and id) or a top-level body block (level 0, its Markdown source)."""
+
+    level: int
+    text: str
     anchor: str | None = None
-    body: list[str] = []
-    sections: list[Section] = []
 
-    def close() -> None:
-        if any(part.strip() for part in body):
-            sections.append(Section(tuple(h for _, h in stack), anchor, "\n\n".join(body).strip()))
-        body.clear()
 
+def markdown_blocks(text: str, slugger: Slugger | None = None) -> list[MarkdownBlock]:
+    """Headings and body blocks of a Markdown text, in order, raw HTML cut out."""
+    lines = text.splitlines()
+    tokens = parse_markdown(text, slugger)
+    blocks: list[MarkdownBlock] = []
     # Inline HTML (an <iframe> inside a paragraph) is cut out of the block source it sits in.
     inline_html = [(t.map[0], html_part) for t in tokens if t.type == "inline" and t.map for html_part in t.meta.get("html", [])]
     for i, token in enumerate(tokens):
         if token.type == "heading_open":
-            close()
-            level = int(token.tag[1])
-            heading = _inline_text(tokens[i + 1])
-            if level == 1 and title is None:
-                title = heading
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, heading))
-            anchor_id = token.attrGet("id")
-            anchor = str(anchor_id) if anchor_id is not None else None
-        elif token.level == 0 and token.map and token.nesting in (0, 1) and token.type != "heading_open":
+            anchor = token.attrGet("id")
+            blocks.append(MarkdownBlock(int(token.tag[1]), _inline_text(tokens[i + 1]), str(anchor) if anchor is not None else None))
+        elif token.level == 0 and token.map and token.nesting in (0, 1):
             block = "\n".join(lines[token.map[0] : token.map[1]])
             for line, html_part in inline_html:
                 if token.map[0] <= line < token.map[1]:
                     block = block.replace(html_part, "", 1)
             block = block.strip()
             if block:
-                body.append(block)
+                blocks.append(MarkdownBlock(0, block))
+    return blocks
+
+
+class HeadingPath:
+    """The headings above the current point of a document, as its blocks go by."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, str]] = []
+        self.anchor: str | None = None
+        self.title: str | None = None
+
+    def enter(self, block: MarkdownBlock) -> None:
+        if block.level == 1 and self.title is None:
+            self.title = block.text
+        while self.stack and self.stack[-1][0] >= block.level:
+            self.stack.pop()
+        self.stack.append((block.level, block.text))
+        self.anchor = block.anchor
+
+    def headings(self) -> tuple[str, ...]:
+        return tuple(h for _, h in self.stack)
+
+
+class FrontMatterError(ValueError):
+    """A Markdown lesson's front matter that cannot be read; the message says what to fix."""
+
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+FRONT_MATTER_KEYS = {"title": str, "order": int, "url": str, "video": str}
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    """(YAML front matter keys, the rest), the rest padded with blank lines so its line numbers stay the file's own.
+
+    Only the keys in FRONT_MATTER_KEYS are read (others, e.g. MkDocs' own, are ignored); a wrong type is an error."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    import yaml
+
+    try:
+        data = yaml.safe_load(match.group(1) or "") or {}
+    except yaml.YAMLError as err:
+        raise FrontMatterError(f"has front matter that is not valid YAML ({' '.join(str(err).split())}); fix the block between the --- lines") from None
+    if not isinstance(data, dict):
+        raise FrontMatterError("has front matter that is not a set of 'key: value' lines; write it as e.g. 'title: My lesson'")
+    meta: dict = {}
+    for key, kind in FRONT_MATTER_KEYS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise FrontMatterError(f"has front matter '{key}: {value}', which is not a whole number; write e.g. '{key}: 3'")
+        if kind is str:
+            value = str(value).strip()
+            if key in ("url", "video") and not re.match(r"https?://\S+$", value):
+                raise FrontMatterError(f"has front matter '{key}: {value}', which is not an http(s) URL; give the full address")
+        meta[key] = value
+    return meta, "\n" * match.group(0).count("\n") + text[match.end() :]
+
+
+def markdown_sections(text: str, slugger: Slugger | None = None) -> tuple[str | None, list[Section]]:
+    """The document's first H1 (its title, if any) and the body of each section, as Markdown source.
+
+    Anchors follow `slugger` (the lesson view's GitHub-style ids by default)."""
+    path = HeadingPath()
+    body: list[str] = []
+    sections: list[Section] = []
+
+    def close() -> None:
+        if any(part.strip() for part in body):
+            sections.append(Section(path.headings(), path.anchor, "\n\n".join(body).strip()))
+        body.clear()
+
+    for block in markdown_blocks(text, slugger):
+        if block.level:
+            close()
+            path.enter(block)
+        else:
+            body.append(block.text)
     close()
-    return title, sections
+    return path.title, sections
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str, slugger: Slugger | None = None) -> str:
     """Lesson HTML with the same heading ids that ingest gave the sections."""
     md = _markdown()
-    return md.renderer.render(parse_markdown(text), md.options, {})
+    return md.renderer.render(parse_markdown(text, slugger), md.options, {})
+
+
+def markdown_table(rows: tuple[tuple[str, ...], ...]) -> str:
+    """A table (slides, Word) as Markdown rows: kept as a table, never quoted as prose sentences."""
+    lines = ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    lines.insert(1, "| " + " | ".join("---" for _ in rows[0]) + " |")
+    return "\n".join(lines)
+
+
+def indent_style(level: int) -> str:
+    """The style attribute that indents a nested list item (slides, Word) by its level; none at level 0."""
+    return f' style="margin-left: {level * 1.5:g}rem"' if level else ""
 
 
 def _plaintext_blocks(text: str) -> list[tuple[str, str | int]]:

@@ -5,7 +5,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -94,6 +94,26 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where citation links point: the public URL if set, else the address the chat serves on."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    course_site_url: str | None = Field(
+        None,
+        description="Base URL of the course's own site built from the same folder (MkDocs, or the files on GitHub); "
+        "citations of Markdown lessons then open its pages at the heading. Unset: the guide's own lesson view.",
+    )
+    course_site_style: Literal["mkdocs", "github"] = Field(
+        "mkdocs",
+        description="How that site names pages and heading ids: 'mkdocs' (lesson/ pages, Python-Markdown toc ids) or "
+        "'github' (the .md file as GitHub shows it, GitHub's ids). Also the id rule for a lesson's front-matter url.",
+    )
+
+    @field_validator("course_site_url")
+    @classmethod
+    def _site_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.match(r"https?://[^\s/?#]+", value.strip()):
+            raise ValueError(f"{value!r} is not an http(s) URL; write it as e.g. https://course.example.edu/mlops/")
+        return value.strip().rstrip("/")
 
     # Embedding (issue 6): who may call the API and frame the pages, how often, and a shared Chroma server.
     allowed_origins: Annotated[list[str], NoDecode] = Field(

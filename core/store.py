@@ -12,7 +12,7 @@ from typing import Any, Protocol
 COLLECTION_NAME = "course"
 GENERATION_PREFIX = "gen-"
 # Bump when chunking or embedded text changes, so every index built before is rebuilt.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: chunks carry a location label (cell, slide, time) and their own URL
 
 
 class IndexUnusableError(RuntimeError):
@@ -39,6 +39,7 @@ class FileEntry:
     sha256: str
     title: str
     chunks: int
+    order: int | None = None  # from the lesson's front matter: its place in the contents page
 
 
 @dataclass

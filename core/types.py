@@ -24,6 +24,8 @@ class Chunk:
     page: int | None  # 1-based PDF page, None for other formats
     ordinal: int  # position of the chunk within its document, from 0
     file_sha: str  # sha256 of the source file's bytes when the chunk was made
+    label: str | None = None  # where in the lesson, for formats without headings or pages: "cell 3", "slide 7", "at 12:34"
+    url: str | None = None  # an absolute link that opens the passage outside the guide (a lecture video at its time)
 
     @staticmethod
     def make_id(source: str, section: str, page: int | None, text: str, occurrence: int = 0) -> str:
@@ -49,6 +51,10 @@ class Chunk:
             meta["anchor"] = self.anchor
         if self.page is not None:
             meta["page"] = self.page
+        if self.label:
+            meta["label"] = self.label
+        if self.url:
+            meta["url"] = self.url
         return meta
 
     @classmethod
@@ -63,24 +69,37 @@ class Chunk:
             page=meta.get("page"),
             ordinal=int(meta["ordinal"]),
             file_sha=meta["file_sha"],
+            label=meta.get("label"),
+            url=meta.get("url"),
         )
 
     def link(self) -> str:
-        """Path in the app that opens this passage: the lesson at its section, or the PDF at its page."""
+        """What opens this passage: its own absolute URL if it has one (a video at the cue), else the path in
+        the app: the lesson at its section (or cell, slide, cue), or the PDF at its page."""
+        if self.url:
+            return self.url
         path = "/course/" + quote(self.source)
         if self.page is not None:
             return f"{path}#page={self.page}"
         return f"{path}#{quote(self.anchor)}" if self.anchor else path
 
+    def href(self, base_url: str) -> str:
+        """The link as an absolute URL: the app's paths are joined to `base_url`, the passage's own URL is kept."""
+        link = self.link()
+        return link if self.url else base_url + link
+
     def location(self) -> str:
-        """A short human label: lesson, section and page."""
+        """A short human label: lesson, section, and page or cell/slide label ("Lecture 3 at 12:34" for a time)."""
         parts = [self.title]
         section = self.section.removeprefix(self.title).removeprefix(SECTION_SEPARATOR)
         if section:
             parts.append(section)
         if self.page is not None:
             parts.append(f"page {self.page}")
-        return SECTION_SEPARATOR.join(parts)
+        text = SECTION_SEPARATOR.join(parts)
+        if self.label:
+            text += (" " if self.label.startswith("at ") else SECTION_SEPARATOR) + self.label
+        return text
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,7 @@ class Citation:
     page: int | None
     url: str
     chunk_id: str
+    label: str | None = None  # "cell 3", "slide 7", "at 12:34" where the format has one
 
     @classmethod
     def for_chunk(cls, n: int, chunk: Chunk, base_url: str) -> Citation:
@@ -128,8 +148,9 @@ class Citation:
             title=chunk.title,
             section=chunk.section,
             page=chunk.page,
-            url=base_url + chunk.link(),
+            url=chunk.href(base_url),
             chunk_id=chunk.id,
+            label=chunk.label,
         )
 
 

@@ -70,12 +70,17 @@ def _baseline_rankings(guide, cases, corpus: Path, workdir: Path) -> list[list[f
     files, _skipped = list_course_files(corpus)
     for path in files:
         source = path.relative_to(corpus).as_posix()
-        if FORMATS[path.suffix.lower()] != "pdf":  # the file as written, as TextLoader would read it
+        fmt = FORMATS[path.suffix.lower()]
+        if fmt in ("markdown", "text", "html"):  # the file as written, as TextLoader would read it
             text = decode_text(path.read_bytes())
-            text = html_to_markdown(text) if FORMATS[path.suffix.lower()] == "html" else text
+            text = html_to_markdown(text) if fmt == "html" else text
             documents.append(LCDocument(page_content=text, metadata={"source": source, "page": 0}))
             continue
         doc = load_document(path, corpus)
+        if fmt != "pdf":  # notebooks, slides, transcripts, Word: the whole text, as a generic document loader gives it
+            text = "\n\n".join(s.text for s in doc.sections)
+            documents.append(LCDocument(page_content=text, metadata={"source": source, "page": 0}))
+            continue
         for page in sorted({s.page or 0 for s in doc.sections}):  # page by page, as PyPDFLoader does
             text = "\n\n".join(s.text for s in doc.sections if (s.page or 0) == page)
             documents.append(LCDocument(page_content=text, metadata={"source": source, "page": page}))

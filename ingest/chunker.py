@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -70,7 +71,7 @@ def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: TextEmbedder
 
 
 def _with_text(chunk: Chunk, text: str) -> Chunk:
-    return Chunk(chunk.id, text, chunk.source, chunk.title, chunk.section, chunk.anchor, chunk.page, chunk.ordinal, chunk.file_sha)
+    return replace(chunk, text=text)
 
 
 def _too_many(limit: int) -> TooManyChunksError:
@@ -91,17 +92,17 @@ def chunk_document(
     seen: Counter[tuple[str, str, int | None, str]] = Counter()
     for section in doc.sections:
         path = SECTION_SEPARATOR.join(section.headings)
-        template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha)
+        template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha, section.label, section.url)
         heading_tokens = embedder.count_tokens(template.embed_text())
         budget = min(chunk_tokens, embedder.max_tokens - heading_tokens - 4)
         if max_chunks is not None and len(chunks) + len(section.text.split()) // max(budget, _MIN_BODY_TOKENS) > max_chunks:
             raise _too_many(max_chunks)
         for text in _fit(section.text, template, embedder, max(budget, _MIN_BODY_TOKENS), overlap_tokens):
-            key = (doc.source, path, section.page, text)
+            key = (doc.source, path + (f" ({section.label})" if section.label else ""), section.page, text)
             chunk_id = Chunk.make_id(*key, occurrence=seen[key])
             seen[key] += 1
             chunks.append(
-                Chunk(chunk_id, text, doc.source, doc.title, path, section.anchor, section.page, len(chunks), file_sha)
+                replace(template, id=chunk_id, text=text, ordinal=len(chunks))
             )
         if max_chunks is not None and len(chunks) > max_chunks:
             raise _too_many(max_chunks)

@@ -1,7 +1,6 @@
 """Incremental ingest: re-chunk changed files, embed only new passages, build a fresh generation and publish it atomically."""
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from core.store import (
 )
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, TooManyChunksError, chunk_document
-from ingest.loaders import FORMATS, BadFileError, list_course_files, load_document
+from ingest.loaders import FORMATS, BadFileError, CourseSite, list_course_files, load_document, source_sha256
 from ingest.quizzes import QuizProblem, load_instructor_items
 
 
@@ -93,12 +92,10 @@ def index_config(settings: Settings) -> dict:
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap_tokens": settings.chunk_overlap_tokens,
         "chunker_version": CHUNKER_VERSION,
+        # Citation URLs of Markdown lessons are made at ingest, so a new course site rebuilds them.
+        "course_site_url": settings.course_site_url,
+        "course_site_style": settings.course_site_style,
     }
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as data:  # streamed: an oversized file is hashed (to remember it failed) without being held
-        return hashlib.file_digest(data, "sha256").hexdigest()
 
 
 class FileTooLargeError(BadFileError):
@@ -201,6 +198,7 @@ class _Plan:
     changed: list[str]  # new or edited files: to be loaded and chunked
     deleted: list[str]  # in the index, gone from the folder
     still_failed: dict[str, FailedFile]  # failed last time and unchanged since
+    orders: dict[str, int | None] = field(default_factory=dict)  # front-matter lesson order of each file loaded now
 
 
 def file_limits(settings: Settings) -> dict[str, int]:
@@ -210,7 +208,7 @@ def file_limits(settings: Settings) -> dict[str, int]:
 
 def _plan(corpus: Path, files: list[Path], old_files: dict[str, FileEntry], old_failed: dict[str, FailedFile], limits: dict[str, int]) -> _Plan:
     sources = {p.relative_to(corpus).as_posix(): p for p in files}
-    shas = {source: file_sha256(path) for source, path in sources.items()}
+    shas = {source: source_sha256(path) for source, path in sources.items()}
     old_failed = {s: f for s, f in old_failed.items() if f.limits is None or f.limits == limits}
 
     def known_shas(source: str) -> set[str]:
@@ -321,11 +319,12 @@ def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> 
     for source in plan.changed:
         try:
             _check_size(plan.sources[source], settings.max_file_bytes)
-            document = load_document(plan.sources[source], corpus)
+            document = load_document(plan.sources[source], corpus, CourseSite.from_settings(settings))
             new_chunks[source] = chunk_document(
                 document, plan.shas[source], embedder, settings.chunk_tokens, settings.chunk_overlap_tokens,
                 max_chunks=settings.max_chunks_per_file,
             )
+            plan.orders[source] = document.order
         except (BadFileError, ChunkTooLongError, TooManyChunksError) as err:
             problem = FileProblem(source, str(err))
             report.problems.append(problem)
@@ -354,7 +353,7 @@ def _assemble(plan, new_chunks, stored, old_files, report, log) -> tuple[list[Ch
             report.updated += min(fresh, gone)
             report.added += fresh - min(fresh, gone)
             report.removed += gone - min(fresh, gone)
-            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks))
+            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks), plan.orders.get(source))
         elif source in old_files and source in by_source:
             # Unchanged, or bad now but good before: keep what the index already has.
             chunks = sorted((stored[i][0] for i in by_source[source]), key=lambda c: c.ordinal)

@@ -160,7 +160,7 @@ def test_answer_json_contract(shipped_guide):
     assert data["question"] == "What is experiment tracking?" and data["refused"] is False
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
     for citation in data["citations"]:
-        assert set(citation) == {"n", "source", "title", "section", "page", "url", "chunk_id"}
+        assert set(citation) == {"n", "source", "title", "section", "page", "url", "chunk_id", "label"}
         assert citation["url"].startswith("http://127.0.0.1:7860/course/")
     for hit in data["retrieved"]:
         assert {"chunk_id", "source", "section", "page", "score", "text"} <= set(hit)

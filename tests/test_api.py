@@ -121,7 +121,7 @@ def test_health_reports_the_loaded_index(api_server):
     manifest = guide.index.refresh()
     assert body["status"] == "ok" and body["index_loaded"] is True
     assert body["chunks"] == manifest.chunk_count > 100 and body["generation"] == manifest.generation
-    assert body["files"] == 13 and body["store"].startswith("folder ")
+    assert body["files"] == 17 and body["store"].startswith("folder ")
 
 
 def test_health_without_an_index_is_503_with_the_fix(tmp_path, embedder):
@@ -153,7 +153,7 @@ def test_a_cited_passage_is_served_by_source_and_chunk_id(api_server):
     whole = client.get(f"/api/sources/{citation['source']}").json()
     assert len(whole["passages"]) > 1
     listing = client.get("/api/sources").json()["sources"]
-    assert len(listing) == 13 and citation["source"] in {s["source"] for s in listing}
+    assert len(listing) == 17 and citation["source"] in {s["source"] for s in listing}
 
 
 def test_unknown_passage_id_is_404(api_server):

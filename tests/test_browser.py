@@ -71,3 +71,35 @@ def test_page_without_index_says_to_ingest(page, tmp_path, embedder):
         notice.wait_for(timeout=60_000)
         assert "course-guide ingest" in notice.inner_text()
         page.screenshot(path=SCREENSHOTS / "chat-no-index.png")
+
+
+@pytest.mark.parametrize(
+    "question, href, shot",
+    [
+        ("What is the prediction flip rate?", "/course/14-golden-set-regression-tests.ipynb#cell-4", "lesson-notebook-cell.png"),
+        ("What is a blameless postmortem?", "/course/15-incident-response-for-ml.pptx#slide-6", "lesson-slide.png"),
+        ("What are pipeline jungles?", "/course/16-lecture-technical-debt.vtt#t-356", "lesson-transcript-cue.png"),
+    ],
+    ids=["notebook-cell", "slide", "transcript-cue"],
+)
+def test_citation_of_a_cell_slide_or_cue_opens_the_lesson_there(page, shipped_server, question, href, shot):
+    url, _ = shipped_server
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.goto(url)
+    page.wait_for_selector("#guide-question textarea", timeout=60_000)
+    ask(page, question)
+    citation = page.locator("#guide-chat a", has_text="[1]").first
+    citation.wait_for(timeout=60_000)
+    assert citation.get_attribute("href") == href
+
+    with page.context.expect_page() as opened:
+        citation.click()
+    lesson = opened.value
+    lesson.wait_for_load_state()
+    assert lesson.url == url + href
+    target = lesson.locator(f"[id='{href.split('#')[1]}']")
+    assert target.is_visible() and "cited" in target.get_attribute("class")
+    assert lesson.locator(".cited").count() == 1, "only the cited cell, slide or passage is marked"
+    box = target.bounding_box()
+    assert box is not None and 0 <= box["y"] < 900, "the cited part is scrolled into view"
+    lesson.screenshot(path=SCREENSHOTS / shot)

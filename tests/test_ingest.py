@@ -216,7 +216,7 @@ def test_missing_or_empty_corpus_is_a_clear_error(tmp_path, run_ingest, settings
         run_ingest(settings.model_copy(update={"corpus_dir": tmp_path / "nope"}))
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "notes.docx").write_bytes(b"PK")
+    (empty / "notes.xlsx").write_bytes(b"PK")  # a spreadsheet: not a course format
     with pytest.raises(IngestError, match="No course documents in"):
         run_ingest(settings.model_copy(update={"corpus_dir": empty}))
 

@@ -222,7 +222,8 @@ def _passage(chunk: Chunk, base_url: str) -> dict:
         "section": chunk.section,
         "page": chunk.page,
         "anchor": chunk.anchor,
-        "url": base_url + chunk.link(),
+        "label": chunk.label,
+        "url": chunk.href(base_url),
         "text": chunk.text,
     }
 

@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 from fastapi import HTTPException
 
-from core.markup import html_to_markdown, render_markdown, render_plaintext
+from core.markup import FrontMatterError, html_to_markdown, render_markdown, render_plaintext, split_front_matter
 from core.store import FileEntry
 from core.types import SECTION_SEPARATOR, Chunk
-from ingest.loaders import FORMATS, decode_text
+from ingest.loaders import FORMATS, BadFileError, decode_text
 
 log = logging.getLogger("course_guide")
 
@@ -36,15 +36,28 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #8884; paddin
 h1.cited, h2.cited, h3.cited, h4.cited {{ margin-bottom: 0; padding-top: .4rem; }}
 p.cited, ul.cited, ol.cited, pre.cited, table.cited {{ margin-top: 0; margin-bottom: 0; padding-top: .5rem; padding-bottom: .5rem; }}
 ul.cited, ol.cited {{ padding-left: 2.6rem; }}
+section[data-cite] {{ position: relative; margin: 1rem 0; padding: .2rem .8rem; border-left: 4px solid transparent; scroll-margin-top: 1rem; }}
+section[data-cite].cited {{ margin-left: 0; border-left-color: var(--accent); }}
+.cell-number, .slide-number, .cue-time {{ display: block; color: var(--muted); font-size: .8rem; font-family: ui-monospace, monospace; }}
+pre.output {{ background: none; border-left: 2px solid #8884; border-radius: 0; margin-top: -.4rem; }}
+section.slide {{ border: 1px solid #8884; border-radius: 8px; padding: .6rem 1.2rem; }}
+aside.notes {{ color: var(--muted); font-size: .92rem; border-top: 1px dashed #8886; margin-top: .6rem; }}
+/*EXTRA_CSS*/
 </style></head>
 <body><header><a href="/">&larr; Course Guide chat</a><a href="/course/">Contents</a><span>{source}</span></header>
 <main>{body}</main>
 <script>
-// Mark the cited section: the heading the link points at and its text, up to the next heading.
+// Mark the cited section: the heading the link points at and its text, up to the next heading;
+// or the cited notebook cell, slide or transcript passage (elements marked data-cite) as a whole.
 function markCited() {{
   document.querySelectorAll('.cited').forEach(el => el.classList.remove('cited'));
   const id = decodeURIComponent(location.hash.slice(1));
   const heading = id && document.getElementById(id);
+  if (heading && heading.hasAttribute('data-cite')) {{
+    heading.classList.add('cited');
+    heading.scrollIntoView();
+    return;
+  }}
   if (!heading || !/^H[1-6]$/.test(heading.tagName)) return;
   heading.classList.add('cited');
   for (let el = heading.nextElementSibling; el; el = el.nextElementSibling) {{
@@ -76,15 +89,52 @@ def resolve_course_file(corpus_dir: Path, relative: str, indexed: set[str]) -> P
 
 def lesson_page(path: Path, source: str, title: str) -> str:
     """A course document as a readable HTML page whose heading ids match the citation anchors."""
-    text = decode_text(path.read_bytes())
     fmt = FORMATS[path.suffix.lower()]
-    if fmt == "markdown":
-        body = render_markdown(text)
+    if fmt == "slides":
+        from ingest.slides import read_deck, render_deck
+
+        return _page(title, source, render_deck(read_deck(path)))
+    if fmt == "word":
+        from ingest.worddocs import read_word, render_word
+
+        return _page(title, source, render_word(read_word(path)))
+    text = decode_text(path.read_bytes())
+    extra_css = ""
+    if fmt == "transcript":
+        from ingest.transcripts import read_transcript, render_transcript
+
+        body = render_transcript(read_transcript(path, text), title)
+    elif fmt == "notebook":
+        from ingest.notebooks import highlight_css, read_notebook, render_notebook
+
+        body = render_notebook(read_notebook(text))
+        extra_css = highlight_css()
+    elif fmt == "markdown":
+        try:
+            meta, rest = split_front_matter(text)
+        except FrontMatterError as err:
+            raise BadFileError(str(err)) from None
+        body = render_markdown(rest)
+        if meta.get("video"):
+            # The lesson's lecture video, linked under its title.
+            link = f'\n<p class="video"><a href="{html.escape(meta["video"])}">Watch the lecture video</a></p>'
+            body = body.replace("</h1>", "</h1>" + link, 1) if "</h1>" in body else link + body
     elif fmt == "html":
         body = render_markdown(html_to_markdown(text))
     else:
         body = render_plaintext(text)
-    return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body=body)
+    return _page(title, source, body, extra_css)
+
+
+def _page(title: str, source: str, body: str, extra_css: str = "") -> str:
+    return _LESSON_PAGE.replace("/*EXTRA_CSS*/", extra_css.replace("{", "{{").replace("}", "}}")).format(
+        title=html.escape(title), source=html.escape(source), body=body)
+
+
+def lesson_order(item: tuple[str, FileEntry]) -> tuple:
+    """Lessons with an `order` in their front matter first, by that order; then the rest by file name."""
+    source, entry = item
+    return (entry.order is None, entry.order or 0, source)
 
 
 def indexed_lesson_page(chunks: list[Chunk], source: str, title: str, problem: str) -> str:
@@ -113,9 +163,9 @@ def contents_page(files: dict[str, FileEntry]) -> str:
     """Every lesson in the index, in course order, so a learner can browse as well as ask."""
     items = "\n".join(
         f'<li><a href="/course/{quote(source)}">{html.escape(entry.title)}</a> <small>{html.escape(source)}</small></li>'
-        for source, entry in sorted(files.items())
+        for source, entry in sorted(files.items(), key=lesson_order)
     )
     body = f"<h1>Course contents</h1>\n<ol>{items}</ol>" if files else "<h1>Course contents</h1><p>No course index yet.</p>"
-    return _LESSON_PAGE.format(title="Course contents", source="", body=body)
+    return _page("Course contents", "", body)
 
 
