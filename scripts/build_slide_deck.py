@@ -10,18 +10,14 @@ Needs:  python-pptx (a dependency of the project).
 
 from __future__ import annotations
 
-import io
-import sys
-import zipfile
-from datetime import datetime
 from pathlib import Path
 
+from office_files import FIXED_TIME, reproducible, write_out
 from pptx import Presentation
 from pptx.util import Inches, Pt
 
 TITLE = "Incident Response for ML Systems"
 OUT = Path(__file__).resolve().parent.parent / "corpus" / "15-incident-response-for-ml.pptx"
-FIXED_TIME = datetime(2026, 1, 5, 9, 0, 0)
 
 # (title, bullets as (level, text), speaker notes)
 SLIDES: list[tuple[str, list[tuple[int, str]], str]] = [
@@ -120,22 +116,11 @@ def build() -> bytes:
                 paragraph.font.size = Pt(20 if level == 0 else 18)
         slide.notes_slide.notes_text_frame.text = notes
 
-    saved = io.BytesIO()
-    deck.save(saved)
-    # python-pptx stamps zip entries with the current time; fixed times make the file reproducible.
-    fixed = io.BytesIO()
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, source.read(info.filename))
-    return fixed.getvalue()
+    return reproducible(deck.save)
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
-    out.write_bytes(build())
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    write_out(build, OUT)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,13 @@ Needs:  python-docx (a dependency of the project).
 
 from __future__ import annotations
 
-import io
-import sys
-import zipfile
-from datetime import datetime
 from pathlib import Path
 
 import docx
+from office_files import FIXED_TIME, reproducible, write_out
 
 TITLE = "ML Incident Postmortem Template"
 OUT = Path(__file__).resolve().parent.parent / "corpus" / "17-postmortem-template.docx"
-FIXED_TIME = datetime(2026, 1, 5, 9, 0, 0)
 
 # (heading, level, blocks); a block is a paragraph string, a list of bullet strings, or a table (list of rows).
 SECTIONS: list[tuple[str, int, list]] = [
@@ -100,22 +96,11 @@ def build() -> bytes:
                     for c, text in enumerate(row):
                         table.cell(r, c).text = text
 
-    saved = io.BytesIO()
-    document.save(saved)
-    # python-docx stamps zip entries with the current time; fixed times make the file reproducible.
-    fixed = io.BytesIO()
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, source.read(info.filename))
-    return fixed.getvalue()
+    return reproducible(document.save)
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
-    out.write_bytes(build())
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    write_out(build, OUT)
 
 
 if __name__ == "__main__":

@@ -161,15 +161,21 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
                                              lesson=filters["lesson"], limit=None)
         return rows
 
-    @app.get("/instructor/questions.csv", include_in_schema=False)
-    def questions_csv(request: Request) -> Response:
+    def listed_or_refusal(request: Request) -> list[dict] | Response:
+        """The filtered questions for an export, or the page that refuses it (not signed in, or the store is down)."""
         refused = gate(request)
         if refused is not None:
             return refused
         try:
-            rows = listed(request)
+            return listed(request)
         except (RecordingOff, StoreError, SQLAlchemyError) as err:
             return store_problem(err)
+
+    @app.get("/instructor/questions.csv", include_in_schema=False)
+    def questions_csv(request: Request) -> Response:
+        rows = listed_or_refusal(request)
+        if isinstance(rows, Response):
+            return rows
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
@@ -179,12 +185,8 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
 
     @app.get("/instructor/questions.json", include_in_schema=False)
     def questions_json(request: Request) -> Response:
-        refused = gate(request)
-        if refused is not None:
-            return refused
-        try:
-            rows = listed(request)
-        except (RecordingOff, StoreError, SQLAlchemyError) as err:
-            return store_problem(err)
+        rows = listed_or_refusal(request)
+        if isinstance(rows, Response):
+            return rows
         return _secured(Response(json.dumps({"questions": rows}, ensure_ascii=False), media_type="application/json",
                                  headers={"Content-Disposition": 'attachment; filename="learner-questions.json"'}))
