@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from app.engine.conversation import definition_target
+from core.furniture import without_furniture
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
 from core.types import Answer, Citation, RetrievedChunk
@@ -72,7 +73,8 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
     scored = _score_sentences(question, passages, idf)
     flat = sorted((c for cands in scored for c in cands), key=lambda c: -c.score)
     if not flat:
-        return _quote_passage(question, passages[0], retrieved, settings)
+        whole = next((hit for hit in passages if without_furniture(hit.chunk.text)), passages[0])
+        return _quote_passage(question, whole, retrieved, settings)
     best = flat[0]
     chosen: list[_Candidate] = [best]
     limit = settings.max_answer_sentences
@@ -129,7 +131,7 @@ def _list_after(candidates: list[_Candidate], index: int) -> list[_Candidate]:
 def _quote_passage(question: str, passage: RetrievedChunk, retrieved: list[RetrievedChunk], settings: Settings) -> Answer:
     """Passages with no prose (only code or a table) are quoted whole: that is the course's answer."""
     citation = Citation.for_chunk(1, passage.chunk, settings.base_url())
-    return Answer(question=question, answer=f"{passage.chunk.text}\n\n[1]", refused=False, citations=[citation], retrieved=retrieved)
+    return Answer(question=question, answer=f"{without_furniture(passage.chunk.text)}\n\n[1]", refused=False, citations=[citation], retrieved=retrieved)
 
 
 def _redundant(candidate: _Candidate, chosen: list[_Candidate]) -> bool:
