@@ -23,6 +23,8 @@ PLACEHOLDER = re.compile(r"\(\s*code (?:block|cell) \d+\s*\)", re.I)
 # Pictographs that open a call-out line (🎥 ✅ 📝 🎓 🚀 ...): the Unicode symbol blocks, plus ✅ ✔ ✏ ⚡ ⭐ and variation selectors.
 _EMOJI = "\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2B55\u231A-\u23FF\uFE0F\u200D"
 _EMOJI_START = re.compile(rf"^\s*[{_EMOJI}]+\s*")
+# A call-out's label after its emoji: "🚀 Challenge: ...", "✅ Task: ...".
+_CALLOUT_LABEL = re.compile(r"^\**(?:challenge|task|exercise|assignment|homework|try it|quiz|review & self study|self study)\b", re.I)
 # What a call-out asks the learner to do: the instruction that follows its emoji (or a bold label such as **Task**:).
 _INSTRUCTION = re.compile(
     r"^(?:\*\*[^*]{1,30}\*\*\s*:?\s*|[A-Z][a-z]+\s*:\s*)?(?:click|watch|run|try|open|take|read|think|check|see|do|"
@@ -101,7 +103,7 @@ def furniture_kind(text: str) -> str | None:
     if _VIDEO_CALLOUT.search(bare):
         return "callout"
     emoji = _EMOJI_START.match(bare)
-    if emoji and _INSTRUCTION.match(bare[emoji.end() :]):
+    if emoji and (_INSTRUCTION.match(bare[emoji.end() :]) or _CALLOUT_LABEL.match(bare[emoji.end() :])):
         return "callout"
     if _QUIZ.search(bare) and (_LINK.search(bare) or _URL.search(bare) or len(prose.split()) <= 4):
         return "quiz"

@@ -60,8 +60,23 @@ def _prose_lines(answer: str) -> list[str]:
 def test_no_answer_quotes_furniture(messy_guide, question):
     answer = answer_question(messy_guide, question)
     assert not answer.refused
-    for claim in marked_stretches("\n".join(_prose_lines(answer.answer))):
+    claims = marked_stretches("\n".join(_prose_lines(answer.answer)))
+    assert claims, answer.answer
+    for claim in claims:
         assert furniture_kind(claim.text) is None, f"{claim.text!r} quoted for {question!r}"
         for mark in ("![", "[![", "[!NOTE]", "[!IMPORTANT]", "[!TIP]", "(code block", "🎥", "✅", "📝", "shields.io"):
             assert mark not in claim.text, f"{claim.text!r} quoted for {question!r}"
         assert not claim.text.startswith(">"), claim.text
+
+
+def test_how_do_i_brings_the_code_after_the_lead_in(messy_guide):
+    answer = answer_question(messy_guide, "How do I load the pumpkin data?")
+    assert "To load the pumpkin data, use the following code: [1]" in answer.answer, answer.answer
+    assert "```python\nimport pandas as pd\npumpkins = pd.read_csv('../data/US-pumpkins.csv')" in answer.answer
+
+
+def test_which_lesson_covers_names_the_lesson_and_its_section(messy_guide):
+    answer = answer_question(messy_guide, "Which lesson covers Flask?")
+    first = answer.answer.splitlines()[0]
+    assert first == "The lesson \u201cBuild a web app to use your model\u201d covers this, in the section \u201cServe the model with Flask\u201d. [1]"
+    assert "Flask is a small web framework" in answer.answer

@@ -8,13 +8,21 @@ from app.engine.conversation import definition_target
 from core.furniture import without_furniture
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
-from core.types import Answer, Citation, RetrievedChunk
+from core.types import SECTION_SEPARATOR, Answer, Chunk, Citation, RetrievedChunk
 
 _TERM_ITEM = re.compile(r"^\*\*(.+?)\*\*\s*:")
 _PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their)\b", re.I)
 _LONGEST_LIST = 9  # items quoted after a list lead-in
+_LONGEST_CODE = 25  # lines of a code block quoted after its lead-in
+_FENCE = re.compile(r"^\s*(```|~~~)")
 # Passages scoring this far below the best one are not quoted: they are usually off-topic neighbours.
 _PASSAGE_MARGIN = 0.12
+# "Which lesson covers X?", "In which module is X explained?", "Where is X discussed?": the answer names the place.
+_WHERE_COVERED = re.compile(
+    r"^\s*(?:(?:in|from)\s+)?(?:which|what)\s+(?:lesson|module|week|chapter|unit|section|part|lecture|class|session)s?\b"
+    r"|^\s*where\b.*\b(?:covered|discussed|explained|taught|introduced|described|mentioned|learn|talks?|covers?)\b",
+    re.I,
+)
 
 
 
@@ -23,6 +31,27 @@ class _Candidate:
     rank: int  # rank of its passage
     sentence: Sentence
     score: float
+    code: str | None = None  # the fenced code block a lead-in ("use the following code:") introduces
+
+
+def code_after(passage: str, end: int) -> str | None:
+    """The fenced code block that directly follows position `end` of the passage, at most _LONGEST_CODE lines of it."""
+    rest = passage[end:].lstrip(" \t").removeprefix("\n")
+    lines = rest.lstrip("\n").splitlines()
+    opening = _FENCE.match(lines[0]) if lines else None
+    if opening is None:
+        return None
+    fence = opening.group(1)
+    body: list[str] = []
+    for line in lines[1:]:
+        if line.strip().startswith(fence):
+            break
+        body.append(line)
+    if not any(line.strip() for line in body):
+        return None
+    if len(body) > _LONGEST_CODE:
+        body = body[:_LONGEST_CODE] + ["..."]
+    return "\n".join([lines[0].strip(), *body, fence])
 
 
 def _definition_target(question: str) -> list[str]:
@@ -50,9 +79,10 @@ def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[st
             if len(words) < 4:
                 score -= 0.2
             leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
-            if sentence.text.endswith(":") and not leads_into_list:
-                score -= 0.3  # a lead-in to code or a figure says nothing by itself
-            candidates.append(_Candidate(rank, sentence, score))
+            code = code_after(hit.chunk.text, sentence.end) if sentence.text.endswith(":") else None
+            if sentence.text.endswith(":") and not leads_into_list and code is None:
+                score -= 0.3  # a lead-in to a figure says nothing by itself
+            candidates.append(_Candidate(rank, sentence, score, code))
         scored.append(candidates)
     return scored
 
@@ -69,11 +99,14 @@ def _defines(sentence: str, target: list[str]) -> bool:
 
 def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[str, float], settings: Settings) -> Answer:
     """Pick the course sentences that best answer the question and cite each one; nothing is reworded."""
-    passages = _quotable_passages(retrieved)
+    passages = _quotable_passages([hit for hit in retrieved if _has_text(hit)] or retrieved)
     scored = _score_sentences(question, passages, idf)
     flat = sorted((c for cands in scored for c in cands), key=lambda c: -c.score)
     if not flat:
-        whole = next((hit for hit in passages if without_furniture(hit.chunk.text)), passages[0])
+        whole = next((hit for hit in passages if without_furniture(hit.chunk.text)), None)
+        if whole is None:
+            # Nothing but furniture (a quiz link, a video thumbnail): say where it is instead of quoting it.
+            return _compose(question, [], passages, retrieved, settings, place=passages[0])
         return _quote_passage(question, whole, retrieved, settings)
     best = flat[0]
     chosen: list[_Candidate] = [best]
@@ -85,7 +118,8 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
 
     same_passage = scored[best.rank]
     index_in_passage = same_passage.index(best)
-    if best.sentence.text.rstrip().endswith(":"):
+    # "To load the data, use the following code:" answers with its code block alone, which _compose adds.
+    if best.code is None and best.sentence.text.rstrip().endswith(":"):
         # A lead-in such as "MLOps provides several benefits:" answers through the list that follows it.
         limit = max(limit, _LONGEST_LIST)
         items = _list_after(same_passage, index_in_passage)
@@ -96,17 +130,28 @@ def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[
         for following in items:
             if all(c.sentence.block != following.sentence.block or c.rank != following.rank for c in chosen) and not _redundant(following, chosen):
                 take(following)
-    else:
-        if _PRONOUN_START.match(best.sentence.text) and index_in_passage > 0:
-            take(same_passage[index_in_passage - 1])
+    elif best.code is None:
         for candidate in flat[1:]:
             if candidate.score < 0.8 * best.score or len(chosen) >= limit:
                 break
             if not candidate.sentence.text.endswith(":") and not _redundant(candidate, chosen):
                 take(candidate)
+    # A sentence that opens with "It", "This", "They" ... brings the sentence it refers to.
+    for candidate in list(chosen):
+        position = scored[candidate.rank].index(candidate)
+        if not candidate.sentence.is_item and _PRONOUN_START.match(candidate.sentence.text) and position > 0:
+            before = scored[candidate.rank][position - 1]
+            if before not in chosen:
+                chosen.append(before)
     # The passage holding the best sentence leads; the rest follow in retrieval order, each in reading order.
     chosen.sort(key=lambda c: (c.rank != best.rank, c.rank, c.sentence.start))
-    return _compose(question, chosen, passages, retrieved, settings)
+    place = passages[best.rank] if _WHERE_COVERED.search(question) else None
+    return _compose(question, chosen, passages, retrieved, settings, place=place)
+
+
+def _has_text(hit: RetrievedChunk) -> bool:
+    """Whether a passage holds anything but furniture (a section of only a video thumbnail and a quiz link does not)."""
+    return bool(without_furniture(hit.chunk.text))
 
 
 def _quotable_passages(retrieved: list[RetrievedChunk]) -> list[RetrievedChunk]:
@@ -143,17 +188,36 @@ def _redundant(candidate: _Candidate, chosen: list[_Candidate]) -> bool:
     return False
 
 
-def _compose(question, chosen, passages, retrieved, settings) -> Answer:
+def where_covered(chunk: Chunk) -> str:
+    """'The lesson "T" covers this, in the section "S".': the place a passage comes from, in words."""
+    section = chunk.section.removeprefix(chunk.title).removeprefix(SECTION_SEPARATOR)
+    place = f"The lesson \u201c{chunk.title}\u201d covers this"
+    return f"{place}, in the section \u201c{section}\u201d." if section else f"{place}."
+
+
+def _compose(question, chosen, passages, retrieved, settings, place: RetrievedChunk | None = None) -> Answer:
+    """The answer text: `place` (named first when given), then the chosen sentences, each with its marker."""
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
-    blocks: list[tuple[bool, list[str]]] = []  # (is a list, lines)
+    blocks: list[tuple[str, list[str]]] = []  # (kind: "prose", "list" or "code", lines)
+    if place is not None:
+        rank = passages.index(place)
+        numbers[rank] = 1
+        citations.append(Citation.for_chunk(1, place.chunk, settings.base_url()))
+        blocks.append(("place", [f"{where_covered(place.chunk)} [1]"]))
     for candidate in chosen:
         if candidate.rank not in numbers:
             numbers[candidate.rank] = len(numbers) + 1
             citations.append(Citation.for_chunk(numbers[candidate.rank], passages[candidate.rank].chunk, settings.base_url()))
-        line = f"{candidate.sentence.text} [{numbers[candidate.rank]}]"
-        if not blocks or blocks[-1][0] != candidate.sentence.is_item:
-            blocks.append((candidate.sentence.is_item, []))
-        blocks[-1][1].append(line)
-    text = "\n\n".join("\n".join(f"- {line}" for line in lines) if is_list else " ".join(lines) for is_list, lines in blocks)
+        n = numbers[candidate.rank]
+        kind = "list" if candidate.sentence.is_item else "prose"
+        if not blocks or blocks[-1][0] != kind:
+            blocks.append((kind, []))
+        blocks[-1][1].append(f"{candidate.sentence.text} [{n}]")
+        if candidate.code is not None:
+            # The code is quoted as the lesson shows it, its marker on the line after the fence.
+            blocks.append(("code", [f"{candidate.code}\n[{n}]"]))
+    text = "\n\n".join(
+        "\n".join(f"- {line}" for line in lines) if kind == "list" else " ".join(lines) for kind, lines in blocks
+    )
     return Answer(question=question, answer=text, refused=False, citations=citations, retrieved=retrieved)
