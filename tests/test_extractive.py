@@ -2,7 +2,9 @@
 sentences bring the sentence they refer to, and "which lesson covers X?" names the lesson and section."""
 from __future__ import annotations
 
-from app.engine.extractive import extractive_answer
+import pytest
+
+from app.engine.extractive import asked_type, extractive_answer
 from core.settings import Settings
 from core.types import Chunk, RetrievedChunk
 
@@ -60,3 +62,27 @@ def test_a_passage_of_only_furniture_is_not_quoted_but_located():
     furniture = "[![Boosting video](https://img.youtube.com/vi/x/0.jpg)](https://youtu.be/x)\n\n> \U0001F3A5 Click the image above for a video."
     answer = extractive_answer("Is there a video on boosting?", [_hit(furniture, section="Trees > Video")], {}, SETTINGS)
     assert answer.answer == "The lesson \u201cTrees\u201d covers this, in the section \u201cVideo\u201d. [1]"
+
+
+@pytest.mark.parametrize(
+    "question, plain, typed",
+    [
+        ("How many answers does the customer survey dataset hold?",
+         "The customer survey dataset holds answers grouped by city.", "The customer survey dataset holds 4,200 answers."),
+        ("What score does the tuned model reach?",
+         "The tuned model reaches a good score.", "The tuned model reaches a score of 0.97."),
+        ("When was the first version released?",
+         "The first version was released after a long beta.", "The first version was released in 2019."),
+        ("Who wrote the first version?",
+         "The first version was written by a small team.", "The first version was written by Grace Hopper."),
+        ("Which function loads the data?",
+         "A helper function loads the data.", "The `load_data` function loads the data."),
+    ],
+    ids=["how-many", "what-score", "when", "who", "which-function"],
+)
+def test_a_sentence_holding_the_asked_for_kind_of_answer_wins_a_tie(question, plain, typed):
+    one = Settings(max_answer_sentences=1)
+    # The plain sentence comes first, so it wins a tie on words and meaning; only the answer type can change that.
+    answer = extractive_answer(question, [_hit(f"{plain} {typed}")], {}, one)
+    assert answer.answer == f"{typed} [1]"
+    assert asked_type(question) is not None

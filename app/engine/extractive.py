@@ -19,11 +19,51 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _PASSAGE_MARGIN = 0.12
 # "Which lesson covers X?", "In which module is X explained?", "Where is X discussed?": the answer names the place.
 _WHERE_COVERED = re.compile(
-    r"^\s*(?:(?:in|from)\s+)?(?:which|what)\s+(?:lesson|module|week|chapter|unit|section|part|lecture|class|session)s?\b"
+    r"^\s*(?:(?:in|from)\s+)?(?:which|what)\s+(?:lesson|module|week|chapter|unit|section|lecture)s?\b"
     r"|^\s*where\b.*\b(?:covered|discussed|explained|taught|introduced|described|mentioned|learn|talks?|covers?)\b",
     re.I,
 )
 
+# What kind of answer a question asks for, and how a sentence shows it holds one (README, 'Offline answers').
+_ASKS = [
+    ("number", re.compile(
+        r"\bhow (?:many|much|long|often|big|large|fast|old)\b|\bwhat (?:score|percentage|percent|share|fraction|number|ratio|"
+        r"accuracy|size|threshold|rate|proportion)\b", re.I)),
+    ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:year|date|month|decade|century)\b|\bin (?:what|which) year\b", re.I)),
+    ("name", re.compile(r"^\s*who\b|\bwhose\b|\bwhich (?:person|people|company|companies|organi[sz]ations?|team)\b", re.I)),
+    ("code", re.compile(
+        r"\b(?:which|what) (?:tools?|functions?|commands?|librar(?:y|ies)|methods?|class(?:es)?|packages?|modules?|"
+        r"frameworks?|apis?|estimators?|orchestrators?|platforms?|products?)\b", re.I)),
+    ("steps", re.compile(r"^\s*how (?:do|can|should|would) (?:i|we|you)\b|^\s*how to\b", re.I)),
+]
+_NUMBER = re.compile(
+    r"\d|%|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|hundred|thousand|million|"
+    r"billion|half|once|twice)\b", re.I)
+_DATE = re.compile(
+    r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b")
+_CODE = re.compile(r"`[^`]+`|\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\.\w+\(|\b\w+\(\)")
+# Bonus for a sentence that holds the kind of answer the question asks for (measured on the dev set, see README).
+TYPE_BONUS = 0.1
+
+
+def asked_type(question: str) -> str | None:
+    """'number', 'date', 'name', 'code' or 'steps': what the question asks for, when its wording says so."""
+    return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
+
+
+def holds_type(sentence: Sentence, kind: str, brings_more: bool = False) -> bool:
+    """Whether a sentence holds an answer of that kind; `brings_more`: it is a lead-in with a list or code after it."""
+    text = sentence.text
+    if kind == "number":
+        return bool(_NUMBER.search(text))
+    if kind == "date":
+        return bool(_DATE.search(text))
+    if kind == "name":
+        return any(word[:1].isupper() and word.strip(",.;:()").isalpha() for word in text.split()[1:])
+    if kind == "code":
+        return bool(_CODE.search(text)) or sentence.is_item or brings_more
+    return brings_more  # steps: a lead-in that brings its list or its code
 
 
 @dataclass(frozen=True)
@@ -62,6 +102,7 @@ def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[st
     terms = set(content_words(question))
     weight = sum(idf.get(t, 1.0) for t in terms) or 1.0
     target = _definition_target(question)
+    wants = asked_type(question)
     best_passage = passages[0].score
     scored: list[list[_Candidate]] = []
     for rank, hit in enumerate(passages):
@@ -82,6 +123,8 @@ def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[st
             code = code_after(hit.chunk.text, sentence.end) if sentence.text.endswith(":") else None
             if sentence.text.endswith(":") and not leads_into_list and code is None:
                 score -= 0.3  # a lead-in to a figure says nothing by itself
+            if wants and holds_type(sentence, wants, sentence.text.endswith(":") and (leads_into_list or code is not None)):
+                score += TYPE_BONUS
             candidates.append(_Candidate(rank, sentence, score, code))
         scored.append(candidates)
     return scored
