@@ -1,10 +1,14 @@
 """The offline answerer: pick the course sentences that best answer the question and cite each one; nothing is reworded."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.engine.conversation import definition_target
+from app.engine.meaning import SentenceMeaning
 from core.furniture import without_furniture
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
@@ -43,6 +47,8 @@ _DATE = re.compile(
     r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\b")
 _CODE = re.compile(r"`[^`]+`|\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\.\w+\(|\b\w+\(\)")
+# Weight of a sentence's cosine similarity to the question (app.engine.meaning) in its score; chosen on the dev set.
+MEANING_WEIGHT = float(os.environ.get("CG_MEANING_WEIGHT", "0.0"))
 # Bonus for a sentence that holds the kind of answer the question asks for (measured on the dev set, see README).
 TYPE_BONUS = 0.1
 
@@ -98,7 +104,15 @@ def _definition_target(question: str) -> list[str]:
     return content_words(definition_target(question) or "")
 
 
-def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[str, float]) -> list[list[_Candidate]]:
+def _score_sentences(
+    question: str, passages: list[RetrievedChunk], idf: dict[str, float], meaning: SentenceMeaning | None = None
+) -> list[list[_Candidate]]:
+    all_sentences = [split_sentences(hit.chunk.text) for hit in passages]
+    closeness = (
+        meaning.similarities(question, [(hit.chunk.id, [s.text for s in sents]) for hit, sents in zip(passages, all_sentences)])
+        if meaning is not None and MEANING_WEIGHT
+        else [np.zeros(len(sents)) for sents in all_sentences]
+    )
     terms = set(content_words(question))
     weight = sum(idf.get(t, 1.0) for t in terms) or 1.0
     target = _definition_target(question)
@@ -108,22 +122,25 @@ def _score_sentences(question: str, passages: list[RetrievedChunk], idf: dict[st
     for rank, hit in enumerate(passages):
         heading_words = set(content_words(hit.chunk.section.split(" > ")[-1]))
         candidates = []
-        sentences = split_sentences(hit.chunk.text)
+        sentences = all_sentences[rank]
         for position, sentence in enumerate(sentences):
             words = content_words(sentence.text)
-            overlap = sum(idf.get(t, 1.0) for t in terms & set(words)) / weight
-            score = 0.45 * overlap + 0.55 * (hit.score / best_passage)
+            leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
+            code = code_after(hit.chunk.text, sentence.end) if sentence.text.endswith(":") else None
+            lead_in = sentence.text.endswith(":") and (leads_into_list or code is not None)
+            # A lead-in ("Common triggers are:") speaks for its section: its heading's words count as its own.
+            seen = set(words) | heading_words if lead_in else set(words)
+            overlap = sum(idf.get(t, 1.0) for t in terms & seen) / weight
+            score = 0.45 * overlap + 0.55 * (hit.score / best_passage) + MEANING_WEIGHT * float(closeness[rank][position])
             if target and _defines(sentence.text, target):
                 score += 0.25
             if position == 0 and terms & heading_words:
                 score += 0.05
-            if len(words) < 4:
+            if len(words) < 4 and not lead_in:
                 score -= 0.2
-            leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
-            code = code_after(hit.chunk.text, sentence.end) if sentence.text.endswith(":") else None
-            if sentence.text.endswith(":") and not leads_into_list and code is None:
+            if sentence.text.endswith(":") and not lead_in:
                 score -= 0.3  # a lead-in to a figure says nothing by itself
-            if wants and holds_type(sentence, wants, sentence.text.endswith(":") and (leads_into_list or code is not None)):
+            if wants and holds_type(sentence, wants, lead_in):
                 score += TYPE_BONUS
             candidates.append(_Candidate(rank, sentence, score, code))
         scored.append(candidates)
@@ -140,10 +157,14 @@ def _defines(sentence: str, target: list[str]) -> bool:
     return all(t in opening_words for t in target) and any(w in ("is", "are", "refers", "means") for w in opening)
 
 
-def extractive_answer(question: str, retrieved: list[RetrievedChunk], idf: dict[str, float], settings: Settings) -> Answer:
-    """Pick the course sentences that best answer the question and cite each one; nothing is reworded."""
+def extractive_answer(
+    question: str, retrieved: list[RetrievedChunk], idf: dict[str, float], settings: Settings, meaning: SentenceMeaning | None = None
+) -> Answer:
+    """Pick the course sentences that best answer the question and cite each one; nothing is reworded.
+
+    With `meaning`, each sentence's closeness in meaning to the question counts too, not only its words."""
     passages = _quotable_passages([hit for hit in retrieved if _has_text(hit)] or retrieved)
-    scored = _score_sentences(question, passages, idf)
+    scored = _score_sentences(question, passages, idf, meaning)
     flat = sorted((c for cands in scored for c in cands), key=lambda c: -c.score)
     if not flat:
         whole = next((hit for hit in passages if without_furniture(hit.chunk.text)), None)
