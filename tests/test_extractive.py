@@ -86,3 +86,41 @@ def test_a_sentence_holding_the_asked_for_kind_of_answer_wins_a_tie(question, pl
     answer = extractive_answer(question, [_hit(f"{plain} {typed}")], {}, one)
     assert answer.answer == f"{typed} [1]"
     assert asked_type(question) is not None
+
+
+def test_the_best_sentence_brings_the_next_one_when_it_goes_on_about_it():
+    passage = (
+        "Point-in-time correctness is the guarantee that each training example only uses values known at the time. "
+        "It prevents a subtle kind of data leakage.\n\nConsider a churn model with a cancelled customer."
+    )
+    answer = extractive_answer("What is point-in-time correctness?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer == (
+        "Point-in-time correctness is the guarantee that each training example only uses values known at the time. [1] "
+        "It prevents a subtle kind of data leakage. [1]"
+    )
+
+
+def test_sentence_vectors_are_encoded_once_per_chunk_in_one_batch_with_the_question():
+    from app.engine.meaning import SentenceMeaning
+    from tests.fake_embedder import HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def encode(self, texts, *, batch_size=32, progress=False):
+            self.batches.append(list(texts))
+            return super().encode(texts, batch_size=batch_size, progress=progress)
+
+    embedder = Counting()
+    meaning = SentenceMeaning(embedder, {})
+    passages = [("a", ["Trees split data.", "Forests average trees."]), ("b", ["Boosting fixes errors."])]
+    first = meaning.similarities("How do forests work?", passages)
+    again = meaning.similarities("How does boosting work?", passages)
+    assert embedder.batches == [
+        ["How do forests work?", "Trees split data.", "Forests average trees.", "Boosting fixes errors."],
+        ["How does boosting work?"],
+    ]
+    assert [len(x) for x in first] == [len(x) for x in again] == [2, 1]
+    assert first[0][1] > first[0][0]  # "Forests average trees." is the closer sentence to a question on forests

@@ -123,6 +123,7 @@ def _score_sentences(
         heading_words = set(content_words(hit.chunk.section.split(" > ")[-1]))
         candidates = []
         sentences = all_sentences[rank]
+        meaning_of = _with_list_meaning(sentences, [float(x) for x in closeness[rank]])
         for position, sentence in enumerate(sentences):
             words = content_words(sentence.text)
             leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
@@ -131,7 +132,7 @@ def _score_sentences(
             # A lead-in ("Common triggers are:") speaks for its section: its heading's words count as its own.
             seen = set(words) | heading_words if lead_in else set(words)
             overlap = sum(idf.get(t, 1.0) for t in terms & seen) / weight
-            score = 0.45 * overlap + 0.55 * (hit.score / best_passage) + MEANING_WEIGHT * float(closeness[rank][position])
+            score = 0.45 * overlap + 0.55 * (hit.score / best_passage) + MEANING_WEIGHT * meaning_of[position]
             if target and _defines(sentence.text, target):
                 score += 0.25
             if position == 0 and terms & heading_words:
@@ -145,6 +146,18 @@ def _score_sentences(
             candidates.append(_Candidate(rank, sentence, score, code))
         scored.append(candidates)
     return scored
+
+
+def _with_list_meaning(sentences: list[Sentence], closeness: list[float]) -> list[float]:
+    """A list lead-in ("Common triggers are:") means what its items mean: it takes the closest of them if closer."""
+    out = list(closeness)
+    for position, sentence in enumerate(sentences):
+        if sentence.text.endswith(":"):
+            following = position + 1
+            while following < len(sentences) and sentences[following].is_item:
+                out[position] = max(out[position], closeness[following])
+                following += 1
+    return out
 
 
 def _defines(sentence: str, target: list[str]) -> bool:
@@ -200,6 +213,11 @@ def extractive_answer(
                 break
             if not candidate.sentence.text.endswith(":") and not _redundant(candidate, chosen):
                 take(candidate)
+    # The best sentence brings the next one of its paragraph when that one goes on about it ("It prevents ...").
+    if best.code is None and index_in_passage + 1 < len(same_passage):
+        after = same_passage[index_in_passage + 1]
+        if after.sentence.block == best.sentence.block and _PRONOUN_START.match(after.sentence.text) and after not in chosen:
+            chosen.append(after)
     # A sentence that opens with "It", "This", "They" ... brings the sentence it refers to.
     for candidate in list(chosen):
         position = scored[candidate.rank].index(candidate)
