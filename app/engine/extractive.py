@@ -1,7 +1,6 @@
 """The offline answerer: pick the course sentences that best answer the question and cite each one; nothing is reworded."""
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
@@ -47,8 +46,10 @@ _DATE = re.compile(
     r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\b")
 _CODE = re.compile(r"`[^`]+`|\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\.\w+\(|\b\w+\(\)")
-# Weight of a sentence's cosine similarity to the question (app.engine.meaning) in its score; chosen on the dev set.
-MEANING_WEIGHT = float(os.environ.get("CG_MEANING_WEIGHT", "0.0"))
+# Weight of a sentence's cosine similarity to the question (app.engine.meaning) in its score. Off: on the dev set
+# 0.15 and 0.3 raised semantic similarity (0.66 -> 0.68) but lowered key facts (70.5% -> 69.9%) and citation
+# precision (71.7% -> 70.4%), so it stays 0 until it helps; at 0 no sentence is encoded (README, 'How answers are made').
+MEANING_WEIGHT = 0.0
 # Bonus for a sentence that holds the kind of answer the question asks for (measured on the dev set, see README).
 TYPE_BONUS = 0.1
 
