@@ -69,7 +69,7 @@ def sentence_claims(text: str) -> list[CitedClaim]:
     A marker after the full stop ("... safe. [1]") belongs to the sentence before it, which is how
     models and our own extractive answers both write it; a sentence with no marker cites nothing."""
     claims: list[CitedClaim] = []
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(text, keep_furniture=True):
         leading = _LEADING_MARKERS.match(sentence.text)
         rest = sentence.text
         if leading and claims:

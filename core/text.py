@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.furniture import inline_furniture, is_furniture, strip_quote_markers
+
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
 _HEADING_OR_RULE = re.compile(r"^\s*(?:#{1,6}\s|\|.*\||[-=*_]{3,}\s*$)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -95,20 +97,51 @@ def _starts_inside_code(passage: str) -> bool:
     return len(fences) % 2 == 1 and fences[0] in ("```", "~~~")
 
 
-def split_sentences(passage: str) -> list[Sentence]:
-    """Sentences of a passage. List items stand alone; wrapped lines of a paragraph are joined."""
+def _segments(offset: int, line: str, keep_furniture: bool) -> list[tuple[int, str]]:
+    """The parts of a line to read as prose, each with its offset in the passage: inline images and placeholders cut out."""
+    if keep_furniture:
+        return [(offset, line)]
+    parts: list[tuple[int, str]] = []
+    at = 0
+    for s, e in inline_furniture(line):
+        if line[at:s].strip():
+            parts.append((offset + at, line[at:s]))
+        at = e
+    if line[at:].strip():
+        parts.append((offset + at, line[at:]))
+    return parts
+
+
+def _spans(lines: list[list[tuple[int, str]]]) -> list[tuple[str, int, int]]:
+    """Sentences of the joined lines: (text, start, end), with start and end mapped back into the passage."""
+    joined: list[str] = []
+    where: list[int] = []
+    for segments in lines:
+        for offset, part in segments:
+            if joined:
+                joined.append(" ")
+                where.append(where[-1] + 1)
+            joined.append(part)
+            where.extend(range(offset, offset + len(part)))
+    text = "".join(joined)
+    return [(normalise_space(text[s:e]), where[s], where[e - 1] + 1) for s, e in _split_line(text, 0) if e > s]
+
+
+def split_sentences(passage: str, *, keep_furniture: bool = False) -> list[Sentence]:
+    """Sentences of a passage. List items stand alone; wrapped lines of a paragraph are joined.
+
+    Furniture (core.furniture: images, thumbnails, badges, call-outs, quiz and link-only lines, placeholders) is
+    left out, and blockquote and admonition markers are cut, unless `keep_furniture`; code is never a sentence."""
     sentences: list[Sentence] = []
     block = 0
-    paragraph: list[tuple[int, str]] = []  # (offset, line)
+    paragraph: list[list[tuple[int, str]]] = []  # per line: (offset, text) segments
 
     def flush_paragraph() -> None:
         nonlocal block
         if not paragraph:
             return
-        first_offset = paragraph[0][0]
-        joined = passage[first_offset : paragraph[-1][0] + len(paragraph[-1][1])]
-        for s, e in _split_line(joined, first_offset):
-            sentences.append(Sentence(normalise_space(passage[s:e]), s, e, block, False))
+        for text, s, e in _spans(paragraph):
+            sentences.append(Sentence(text, s, e, block, False))
         paragraph.clear()
         block += 1
 
@@ -116,23 +149,27 @@ def split_sentences(passage: str) -> list[Sentence]:
     in_code = _starts_inside_code(passage)
     for line in passage.splitlines(keepends=True):
         bare = line.rstrip("\n")
-        marker = _LIST_MARKER.match(bare)
-        if _FENCE.match(bare):
+        cut, content = (0, bare) if keep_furniture else strip_quote_markers(bare)
+        marker = _LIST_MARKER.match(content)
+        if _FENCE.match(content):
             # Code is shown in the lesson, but it is not prose to quote as an answer sentence.
             flush_paragraph()
             in_code = not in_code
-        elif in_code or not bare.strip() or _HEADING_OR_RULE.match(bare):
+        elif in_code or not content.strip() or _HEADING_OR_RULE.match(content):
+            flush_paragraph()
+        elif not keep_furniture and is_furniture(content[marker.end() :] if marker else content):
             flush_paragraph()
         elif marker:
             flush_paragraph()
-            for s, e in _split_line(bare[marker.end() :], offset + marker.end()):
-                sentences.append(Sentence(normalise_space(passage[s:e]), s, e, block, True))
+            item = _segments(offset + cut + marker.end(), content[marker.end() :], keep_furniture)
+            for text, s, e in _spans([item]):
+                sentences.append(Sentence(text, s, e, block, True))
             block += 1
         else:
-            paragraph.append((offset, bare))
+            paragraph.append(_segments(offset + cut, content, keep_furniture))
         offset += len(line)
     flush_paragraph()
-    return [s for s in sentences if s.text]
+    return [s for s in sentences if s.text and (keep_furniture or not is_furniture(s.text))]
 
 
 def heading_question(heading: str) -> str | None:

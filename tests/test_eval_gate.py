@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from core.citations import marked_stretches
+from core.furniture import furniture_kind
 from eval.dataset import load_dataset
 from eval.harness import load_results
 from tests.conftest import REPO
@@ -33,3 +35,19 @@ def test_eval_on_the_dev_set_meets_the_thresholds(shipped_settings, tmp_path: Pa
     assert results.thresholds is not None and all(t.passed for t in results.thresholds.results)
     assert len(results.thresholds.results) == len(yaml.safe_load(THRESHOLDS.read_text()))
     assert (out / "report.html").stat().st_size > 0
+    # No answer to any dev-set question quotes furniture (images, call-outs, quiz links, admonition markers ...).
+    quoted = [(case["id"], claim.text) for case in results["cases"] if case.get("answer") and not case["answer"]["refused"]
+              for claim in marked_stretches(_outside_code(case["answer"]["answer"]))]
+    assert quoted
+    assert [(case, text) for case, text in quoted if furniture_kind(text) is not None or text.startswith(">")] == []
+
+
+def _outside_code(answer: str) -> str:
+    """An answer's lines outside the code blocks it quotes."""
+    lines, in_code = [], False
+    for line in answer.splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+        elif not in_code:
+            lines.append(line)
+    return "\n".join(lines)

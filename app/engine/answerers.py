@@ -11,6 +11,7 @@ from app.engine.conversation import Message
 from app.engine.extractive import extractive_answer
 from app.engine.generative import check_citations, condense_with_llm, stream_generated
 from app.engine.llm import LLMClient, LLMError
+from app.engine.meaning import SentenceMeaning
 from app.engine.questions import PreparedQuestion
 from app.engine.refusal import REFUSAL_MESSAGE, refusal
 from core.model import TextEmbedder
@@ -27,6 +28,10 @@ class AnswerContext(Protocol):
     embedder: TextEmbedder
 
     def idf(self) -> dict[str, float]: ...
+
+    def sentence_meaning(self) -> SentenceMeaning | None:
+        """Sentence-to-question similarity for the offline answerer, its vectors kept per index generation."""
+        ...
 
 
 class Answerer(Protocol):
@@ -55,7 +60,7 @@ class ExtractiveAnswerer:
         return None
 
     def answer(self, guide: AnswerContext, question: PreparedQuestion) -> Generator[str, None, Answer]:
-        return extractive_answer(question.standalone, question.retrieved, guide.idf(), guide.settings)
+        return extractive_answer(question.standalone, question.retrieved, guide.idf(), guide.settings, guide.sentence_meaning())
         yield  # a generator that yields nothing: the extractive answer is ready at once
 
 

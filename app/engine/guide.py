@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from app.engine.answerers import Answerer, choose_answerer
 from app.engine.llm import LLMClient, llm_enabled
+from app.engine.meaning import SentenceMeaning
 from app.engine.questions import UnknownLessonError
 from app.engine.retrieval import LexicalIndex, RetrievalConfig, hybrid_search
 from app.engine.scope import ScopeEvidence, scope_evidence
@@ -54,6 +55,11 @@ class Guide:
 
     def idf(self) -> dict[str, float]:
         return self.lexical().idf
+
+    def sentence_meaning(self) -> SentenceMeaning:
+        """Sentence vectors of the live generation's chunks, encoded when first quoted from and kept until the next."""
+        cache: dict[str, Any] = self.derived("sentence_vectors", dict)
+        return SentenceMeaning(self.embedder, cache, self.settings.embed_batch_size)
 
     def corpus_dir(self, manifest: Manifest | None) -> Path:
         """The course folder that lesson links open: as configured, else the one `manifest`'s index was built from."""

@@ -1,0 +1,126 @@
+"""The offline answerer's composition on hand-made passages (fast tier): lead-ins bring their code, pronoun-led
+sentences bring the sentence they refer to, and "which lesson covers X?" names the lesson and section."""
+from __future__ import annotations
+
+import pytest
+
+from app.engine.extractive import asked_type, extractive_answer
+from core.settings import Settings
+from core.types import Chunk, RetrievedChunk
+
+SETTINGS = Settings()
+
+
+def _hit(text: str, section: str = "Trees > Boosting", score: float = 0.7, title: str = "Trees") -> RetrievedChunk:
+    chunk = Chunk(Chunk.make_id("trees.md", section, None, text), text, "trees.md", title, section, "boosting", None, 0, "sha")
+    return RetrievedChunk(chunk, score=score)
+
+
+INSTALL = (
+    "The package works with Python 3.10 and later.\n\n"
+    "To install the package, run this command:\n\n"
+    "```bash\npip install tree-tools\n```\n\n"
+    "After that, import it in your notebook."
+)
+
+
+def test_a_lead_in_brings_the_code_block_that_follows_it():
+    answer = extractive_answer("How do I install the package?", [_hit(INSTALL)], {}, SETTINGS)
+    assert answer.answer.startswith("To install the package, run this command: [1]"), answer.answer
+    assert "```bash\npip install tree-tools\n```\n[1]" in answer.answer
+
+
+def test_a_long_code_block_is_cut_to_a_bounded_size():
+    code = "\n".join(f"step_{i}()" for i in range(60))
+    passage = f"To train every tree, run the following code:\n\n```python\n{code}\n```\n"
+    answer = extractive_answer("How do I train every tree?", [_hit(passage)], {}, SETTINGS)
+    assert "step_0()" in answer.answer and "step_24()" in answer.answer
+    assert "step_25()" not in answer.answer and "...\n```" in answer.answer
+
+
+def test_a_pronoun_led_sentence_brings_the_one_before_it():
+    passage = (
+        "Gradient boosting builds shallow trees one after another. "
+        "It corrects the errors of the earlier trees, which makes boosting accurate on tabular data."
+    )
+    answer = extractive_answer("Why is boosting accurate on tabular data?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer == (
+        "Gradient boosting builds shallow trees one after another. [1] "
+        "It corrects the errors of the earlier trees, which makes boosting accurate on tabular data. [1]"
+    )
+
+
+def test_which_lesson_covers_names_the_lesson_and_section():
+    passage = "Gradient boosting builds shallow trees one after another, each fixing the errors of the last."
+    other = _hit("Random forests average many deep trees.", section="Trees > Forests", score=0.5)
+    answer = extractive_answer("Which lesson covers gradient boosting?", [_hit(passage), other], {}, SETTINGS)
+    assert answer.answer.startswith("The lesson \u201cTrees\u201d covers this, in the section \u201cBoosting\u201d. [1]")
+    assert answer.citations[0].section == "Trees > Boosting"
+
+
+def test_a_passage_of_only_furniture_is_not_quoted_but_located():
+    furniture = "[![Boosting video](https://img.youtube.com/vi/x/0.jpg)](https://youtu.be/x)\n\n> \U0001F3A5 Click the image above for a video."
+    answer = extractive_answer("Is there a video on boosting?", [_hit(furniture, section="Trees > Video")], {}, SETTINGS)
+    assert answer.answer == "The lesson \u201cTrees\u201d covers this, in the section \u201cVideo\u201d. [1]"
+
+
+@pytest.mark.parametrize(
+    "question, plain, typed",
+    [
+        ("How many answers does the customer survey dataset hold?",
+         "The customer survey dataset holds answers grouped by city.", "The customer survey dataset holds 4,200 answers."),
+        ("What score does the tuned model reach?",
+         "The tuned model reaches a good score.", "The tuned model reaches a score of 0.97."),
+        ("When was the first version released?",
+         "The first version was released after a long beta.", "The first version was released in 2019."),
+        ("Who wrote the first version?",
+         "The first version was written by a small team.", "The first version was written by Grace Hopper."),
+        ("Which function loads the data?",
+         "A helper function loads the data.", "The `load_data` function loads the data."),
+    ],
+    ids=["how-many", "what-score", "when", "who", "which-function"],
+)
+def test_a_sentence_holding_the_asked_for_kind_of_answer_wins_a_tie(question, plain, typed):
+    one = Settings(max_answer_sentences=1)
+    # The plain sentence comes first, so it wins a tie on words and meaning; only the answer type can change that.
+    answer = extractive_answer(question, [_hit(f"{plain} {typed}")], {}, one)
+    assert answer.answer == f"{typed} [1]"
+    assert asked_type(question) is not None
+
+
+def test_the_best_sentence_brings_the_next_one_when_it_goes_on_about_it():
+    passage = (
+        "Point-in-time correctness is the guarantee that each training example only uses values known at the time. "
+        "It prevents a subtle kind of data leakage.\n\nConsider a churn model with a cancelled customer."
+    )
+    answer = extractive_answer("What is point-in-time correctness?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer == (
+        "Point-in-time correctness is the guarantee that each training example only uses values known at the time. [1] "
+        "It prevents a subtle kind of data leakage. [1]"
+    )
+
+
+def test_sentence_vectors_are_encoded_once_per_chunk_in_one_batch_with_the_question():
+    from app.engine.meaning import SentenceMeaning
+    from tests.fake_embedder import HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def encode(self, texts, *, batch_size=32, progress=False):
+            self.batches.append(list(texts))
+            return super().encode(texts, batch_size=batch_size, progress=progress)
+
+    embedder = Counting()
+    meaning = SentenceMeaning(embedder, {})
+    passages = [("a", ["Trees split data.", "Forests average trees."]), ("b", ["Boosting fixes errors."])]
+    first = meaning.similarities("How do forests work?", passages)
+    again = meaning.similarities("How does boosting work?", passages)
+    assert embedder.batches == [
+        ["How do forests work?", "Trees split data.", "Forests average trees.", "Boosting fixes errors."],
+        ["How does boosting work?"],
+    ]
+    assert [len(x) for x in first] == [len(x) for x in again] == [2, 1]
+    assert first[0][1] > first[0][0]  # "Forests average trees." is the closer sentence to a question on forests
