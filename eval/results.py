@@ -49,6 +49,7 @@ class HistoryTurnRecord(Record):
 class CitationRecord(Record):
     """What a marker [n] of the answer points at."""
 
+    _omitted_when_empty = frozenset({"label"})
     n: int
     source: str
     title: str
@@ -56,6 +57,7 @@ class CitationRecord(Record):
     page: int | None
     url: str
     chunk_id: str
+    label: str | None = None  # "cell 3", "slide 7", "at 12:34"; absent from results written before formats had one
 
 
 class PassageRecord(Record):

@@ -391,3 +391,23 @@ def test_llm_judge_rates_each_answer_three_times_and_reports_the_spread(fixture_
     assert results.judge.failures == 2 and results.judge.runs == 3
     html = write_report(tmp_path, results).read_text()
     assert "LLM judge: correct" in html and "rated each answer 3 times" in html
+
+
+def test_the_results_models_hold_every_field_the_answer_contract_has():
+    """results.json stores answers as Answer.to_dict() gives them: a new field there must be added to the model too."""
+    from dataclasses import fields
+
+    from core.types import Answer, Citation, RetrievedChunk
+    from eval.results import AnswerRecord, CitationRecord, PassageRecord
+
+    assert {f.name for f in fields(Citation)} == set(CitationRecord.model_fields)
+    chunk_fields = set(RetrievedChunk(_chunk_for_contract(), 0.5).to_dict())
+    assert chunk_fields <= set(PassageRecord.model_fields), chunk_fields - set(PassageRecord.model_fields)
+    answer_fields = set(Answer(question="q", answer="a", refused=False).to_dict())
+    assert answer_fields == set(AnswerRecord.model_fields), answer_fields ^ set(AnswerRecord.model_fields)
+
+
+def _chunk_for_contract():
+    from core.types import Chunk
+
+    return Chunk(id="c1", text="t", source="a.md", title="A", section="A", anchor=None, page=None, ordinal=0, file_sha="0")
