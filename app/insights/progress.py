@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from fsrs import Card, Rating, Scheduler
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -49,7 +49,8 @@ def rating_for(verdict: str) -> Rating:
 
 def schedule(card: Card | None, verdict: str, at: datetime) -> Card:
     """The card after one graded reply at `at` (a new card for an item never answered)."""
-    reviewed, _log = SCHEDULER.review_card(card or Card(due=at), rating_for(verdict), review_datetime=at)
+    # card_id given: fsrs makes one from the clock and sleeps a millisecond to keep it unique, which we do not need.
+    reviewed, _log = SCHEDULER.review_card(card or Card(card_id=1, due=at), rating_for(verdict), review_datetime=at)
     return reviewed
 
 
@@ -61,10 +62,6 @@ def mastery(scores_newest_first: Iterable[float]) -> float:
 
 def valid_learner(learner: str | None) -> str | None:
     return learner if isinstance(learner, str) and 0 < len(learner) <= MAX_LEARNER_CHARS else None
-
-
-class _NotStored(Exception):
-    """Raised inside a transaction to roll back an attempt that must not be stored."""
 
 
 # --------------------------------------------------------------------------------- writing
@@ -84,25 +81,48 @@ def store_attempt(store: InteractionStore, *, session_id: str, learner: str, ite
     values = {"attempt_id": attempt_id, "session_id": session_id, "learner": learner, "item_id": item.id, "lesson": item.source[:200],
               "section": item.section, "reply": reply[:MAX_REPLY_CHARS], "score": float(score), "verdict": verdict,
               "channel": channel, "answered_at": at}
-    try:
-        with store.session() as session:
-            # The write comes first, so SQLite takes its write lock before anything is read in this transaction.
-            if not _insert_ignoring_duplicate(session, QuizAttempt, values, ["session_id", "item_id"]):
-                return None
-            started = session.get(QuizStart, session_id)
-            if started is None or started.learner != learner:
-                raise _NotStored
-            _insert_ignoring_duplicate(session, ReviewCard, {"learner": learner, "item_id": item.id, "lesson": item.source[:200],
-                                                             "card": Card(due=at).to_dict(), "due": at, "reviews": 0},
-                                       ["learner", "item_id"])
-            row = session.execute(select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.item_id == item.id)
-                                  .with_for_update()).scalar_one()
-            card = Card.from_dict(cast(Any, row.card)) if row.reviews else None
-            card = schedule(card, verdict, at)
-            row.card, row.due, row.reviews = dict(card.to_dict()), card.due, row.reviews + 1
-    except _NotStored:
-        return None
+    with store.session() as session:
+        # One statement stores the attempt only in a session the server started for this learner, and only once per item;
+        # as a write it also makes SQLite take its write lock before anything is read in this transaction.
+        if not _insert_attempt(session, values):
+            return None
+        statement = select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.item_id == item.id).with_for_update()
+        row = session.execute(statement).scalar_one_or_none()
+        if row is None:
+            card = schedule(None, verdict, at)
+            new = {"learner": learner, "item_id": item.id, "lesson": item.source[:200], "card": dict(card.to_dict()),
+                   "due": card.due, "reviews": 1}
+            if _insert_ignoring_duplicate(session, ReviewCard, new, ["learner", "item_id"]):
+                return attempt_id
+            row = session.execute(statement).scalar_one()  # another reply made the card a moment ago
+        card = schedule(Card.from_dict(cast(Any, row.card)), verdict, at)
+        row.card, row.due, row.reviews = dict(card.to_dict()), card.due, row.reviews + 1
     return attempt_id
+
+
+def _insert_attempt(session: Session, values: dict[str, Any]) -> bool:
+    """INSERT INTO quiz_attempts ... SELECT ... FROM quiz_sessions WHERE (the session is this learner's) ON CONFLICT DO NOTHING."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        started = session.get(QuizStart, values["session_id"])
+        if started is None or started.learner != values["learner"]:
+            return False
+        return _insert_ignoring_duplicate(session, QuizAttempt, values, ["session_id", "item_id"])
+    dialect_insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        dialect_insert = postgresql_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        dialect_insert = sqlite_insert
+    columns = [key for key in values if key not in ("session_id", "learner")]
+    chosen = select(QuizStart.session_id, QuizStart.learner, *[literal(values[key], type_=QuizAttempt.__table__.c[key].type).label(key) for key in columns])
+    chosen = chosen.where(QuizStart.session_id == values["session_id"], QuizStart.learner == values["learner"])
+    statement = dialect_insert(QuizAttempt).from_select(["session_id", "learner", *columns], chosen)
+    returning = statement.on_conflict_do_nothing(index_elements=["session_id", "item_id"]).returning(QuizAttempt.attempt_id)
+    return session.execute(returning).first() is not None
 
 
 def _insert_ignoring_duplicate(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> bool:
