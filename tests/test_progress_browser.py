@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from app.insights import progress
 from app.insights.store import InteractionStore
@@ -10,17 +11,20 @@ from tests.conftest import SCREENSHOTS, free_port, serving
 from tests.test_widget import focused_in_widget, static_site, write_pages
 
 
+TOKEN = "instructor-secret-" + "q" * 20
+
+
 @pytest.fixture(scope="module")
 def quiz_site(shipped_settings, embedder, tmp_path_factory):
     port = free_port()
-    settings = shipped_settings.model_copy(update={"allowed_origins": [f"http://localhost:{port}"], "rate_limit_per_minute": 10_000,
+    settings = shipped_settings.model_copy(update={"allowed_origins": [f"http://localhost:{port}"], "rate_limit_per_minute": 10_000, "instructor_token": SecretStr(TOKEN),
                                                    "state_dir": tmp_path_factory.mktemp("widget-progress-state")})
     with serving(settings, embedder) as (url, guide):
         pages = tmp_path_factory.mktemp("quiz-site")
         write_pages(pages, url, "model-monitoring")
         with static_site(pages, "127.0.0.1", port):
             store = InteractionStore.open(settings)
-            yield f"http://localhost:{port}", guide, store
+            yield f"http://localhost:{port}", guide, store, url
             store.close()
 
 
@@ -29,7 +33,7 @@ def _shadow_text(page, selector: str) -> str:
 
 
 def test_widget_quiz_on_a_lesson_page_is_stored_and_progress_survives_a_reload(browser, quiz_site):
-    site, guide, store = quiz_site
+    site, guide, store, guide_url = quiz_site
     SCREENSHOTS.mkdir(exist_ok=True)
     items = course_items(guide)
     context = browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
@@ -81,4 +85,24 @@ def test_widget_quiz_on_a_lesson_page_is_stored_and_progress_survives_a_reload(b
                                           "1 question is due for review.")
     page.screenshot(path=SCREENSHOTS / "widget-progress.png")
     assert not problems
+    context.close()
+
+
+def test_instructor_quiz_page_shows_attempts_per_lesson_and_the_most_missed_items(browser, quiz_site):
+    site, guide, store, guide_url = quiz_site
+    item = next(i for i in course_items(guide).values() if i.source == "10-retraining-and-feedback-loops.md" or i.type == "short_answer")
+    for n in range(3):
+        progress.start_session(store, f"instr-{n}", f"instr-learner-{n}")
+        progress.store_attempt(store, session_id=f"instr-{n}", learner=f"instr-learner-{n}", item=item, reply="<b>no idea</b>",
+                               score=0.0, verdict="wrong", channel="api")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers={"Authorization": f"Bearer {TOKEN}"})
+    page = context.new_page()
+    response = page.goto(f"{guide_url}/instructor/quiz")
+    assert response is not None and response.status == 200
+    text = page.locator("main").inner_text()
+    assert "Attempts per lesson" in text and item.question in text and "100% of 3" in text
+    assert "“<b>no idea</b>” × 3" in text, "learner replies show as text, never as markup"
+    page.screenshot(path=SCREENSHOTS / "instructor-quiz.png", full_page=True)
+    anonymous = browser.new_context().new_page()
+    assert anonymous.goto(f"{guide_url}/instructor/quiz").status == 401, "the quiz page needs the instructor token"
     context.close()
