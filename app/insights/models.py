@@ -1,10 +1,10 @@
-"""The learner-interaction store's tables as SQLAlchemy 2 models: one row per answered question, one vote per answer."""
+"""The learner-interaction store's tables as SQLAlchemy 2 models: answered questions, votes, quiz sessions, attempts and review cards."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 CHANNELS = ("chat", "widget", "api")
@@ -48,3 +48,52 @@ class Feedback(Base):
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QuizStart(Base):
+    """A quiz session the server started for a learner: only replies in a session it started are stored, and only as theirs."""
+
+    __tablename__ = "quiz_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    learner: Mapped[str] = mapped_column(String(MAX_LEARNER_CHARS), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QuizAttempt(Base):
+    """One graded reply to one quiz item. (session_id, item_id) is unique: the first reply in a session is the one stored."""
+
+    __tablename__ = "quiz_attempts"
+
+    attempt_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36))
+    learner: Mapped[str] = mapped_column(String(MAX_LEARNER_CHARS))
+    item_id: Mapped[str] = mapped_column(String(200))
+    lesson: Mapped[str] = mapped_column(String(200))  # the item's source file
+    section: Mapped[str] = mapped_column(Text)
+    reply: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "item_id", name="uq_quiz_attempts_session_item"),
+        Index("ix_quiz_attempts_learner_answered_at", "learner", "answered_at"),
+        Index("ix_quiz_attempts_lesson", "lesson"),
+    )
+
+
+class ReviewCard(Base):
+    """A learner's FSRS card for one item (fsrs.Card.to_dict()), with its due time copied out for queries."""
+
+    __tablename__ = "review_cards"
+
+    learner: Mapped[str] = mapped_column(String(MAX_LEARNER_CHARS), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lesson: Mapped[str] = mapped_column(String(200))
+    card: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviews: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_review_cards_learner_due", "learner", "due"),)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.insights.models import Feedback, Interaction
+from app.insights.models import Feedback, Interaction, QuizAttempt, QuizStart, ReviewCard
 from core.settings import Settings
 
 log = logging.getLogger("course_guide")
@@ -155,16 +155,22 @@ class InteractionStore:
             ))
 
     def forget(self, learner: str) -> int:
-        """Delete every record of one learner (and their votes); the number of questions deleted."""
+        """Delete every record of one learner (their votes, quiz attempts and review cards too); the number of questions deleted."""
         with self.session() as session:
+            for model in (ReviewCard, QuizStart, QuizAttempt):
+                session.execute(delete(model).where(model.learner == learner))
             ids = select(Interaction.answer_id).where(Interaction.learner == learner)
             session.execute(delete(Feedback).where(Feedback.answer_id.in_(ids)))
             return _rowcount(session.execute(delete(Interaction).where(Interaction.learner == learner)))
 
     def purge(self, at: datetime | None = None) -> int:
-        """Delete records older than the retention period; the number of questions deleted."""
+        """Delete records older than the retention period (quiz attempts, sessions and cards untouched since then too);
+        the number of questions deleted."""
         cutoff = (at or now()) - self.retention
         with self.session() as session:
+            session.execute(delete(QuizAttempt).where(QuizAttempt.answered_at < cutoff))
+            session.execute(delete(QuizStart).where(QuizStart.started_at < cutoff))
+            session.execute(delete(ReviewCard).where(ReviewCard.due < cutoff))
             ids = select(Interaction.answer_id).where(Interaction.asked_at < cutoff)
             session.execute(delete(Feedback).where(Feedback.answer_id.in_(ids)))
             deleted = _rowcount(session.execute(delete(Interaction).where(Interaction.asked_at < cutoff)))

@@ -4,6 +4,7 @@ Front ends present a turn (the chat and the API's `message` as Markdown, the API
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ class QuizSession:
     # LLM-written items this quiz asks (QuizItem.to_dict()). No replica keeps them, so the session carries them,
     # and each is checked against the index again when it comes back (app.quiz.bank.checked_llm_item).
     items: list[dict] = field(default_factory=list)
+    # Made by the server when the quiz starts; a learner's attempts are stored once per (session_id, item).
+    session_id: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,10 +155,16 @@ def start_quiz(guide: Guide, topic: str | None = None, n: int = DEFAULT_QUIZ_LEN
     chosen = quiz_items_for(guide, topic, n)
     if not chosen:
         raise QuizError("This course has no quiz questions yet.")
-    session = QuizSession(topic=topic, queue=[i.id for i in chosen[1:]], current=chosen[0].id,
-                          items=[i.to_dict() for i in chosen if i.origin == "llm"])
     about = f" on “{topic}”" if topic else ""
-    intro = f"Here is a quiz{about}: {len(chosen)} questions, one at a time."
+    return quiz_of(chosen, topic, f"Here is a quiz{about}: {len(chosen)} questions, one at a time.")
+
+
+def quiz_of(chosen: list[QuizItem], topic: str | None, intro: str) -> QuizTurn:
+    """A new session over the chosen items, in order, and its first question."""
+    if not chosen:
+        raise QuizError("There are no quiz questions to ask here; say “quiz me” for a mix of the course.")
+    session = QuizSession(topic=topic, queue=[i.id for i in chosen[1:]], current=chosen[0].id,
+                          items=[i.to_dict() for i in chosen if i.origin == "llm"], session_id=str(uuid.uuid4()))
     return QuizTurn(session, intro=intro, question=AskedQuestion(chosen[0], 1, session.total()))
 
 

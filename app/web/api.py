@@ -24,11 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.engine.answer import answer_question, stream_answer
 from app.engine.guide import Guide
 from app.engine.questions import QuestionError, UnknownLessonError
+from app.insights import progress
 from app.insights.access import OFF_MESSAGE, UNAUTHORIZED_MESSAGE, authorized, configured_token
 from app.insights.recording import Recorder, RecordingOff
 from app.insights.store import MAX_PAGE, StoreError, UnknownAnswerError
-from app.quiz.bank import QuizError
-from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, start_quiz
+from app.quiz.bank import QuizError, course_items
+from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, quiz_of, start_quiz
 from app.web.quiz_markdown import turn_markdown
 from app.web.security import (
     BodyLimitMiddleware,
@@ -97,10 +98,21 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(None, max_length=2000, description="What was wrong or missing, in the learner's words.")
 
 
+LEARNER_FIELD = Field(
+    None, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+    description="An opaque learner id (at most 64 printable characters, no spaces) that the client keeps: the quiz's "
+                "graded replies are stored under it for progress and spaced review.",
+)
+
+
 class QuizStartRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"topic": "model monitoring", "n": 5}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"topic": "model monitoring", "n": 5}, {"learner": "a1b2c3", "mode": "review"}]})
     topic: str | None = Field(None, max_length=200, description="What to be quizzed on, e.g. 'model monitoring'; none: a mix.")
     n: int = Field(DEFAULT_QUIZ_LENGTH, ge=1, le=50, description="How many questions.")
+    lesson: str | None = Field(None, max_length=MAX_LESSON_CHARS, description="Only this lesson's questions (its file name or stem).")
+    learner: str | None = LEARNER_FIELD
+    mode: Literal["quiz", "review"] = Field("quiz", description="'review': the learner's due items first, then new items from their weakest lessons.")
+    channel: Literal["api", "widget"] = Field("api", description="Which front end asks: the embeddable widget says 'widget'.")
 
 
 class QuizResult(BaseModel):
@@ -121,12 +133,15 @@ class QuizState(BaseModel):
     brought_back: list[str] = Field(default_factory=list, max_length=200)
     finished: bool = False
     items: list[dict] = Field(default_factory=list, max_length=10, description="LLM-written items the quiz carries; checked again on arrival.")
+    session_id: str | None = Field(None, max_length=36, description="The server's id for this quiz: a reply is stored once per question.")
 
 
 class QuizReplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     session: QuizState
     reply: str = Field(max_length=MAX_MESSAGE_CHARS, description="The learner's answer to the current question, or 'stop'.")
+    learner: str | None = LEARNER_FIELD
+    channel: Literal["api", "widget"] = Field("api", description="Which front end asks: the embeddable widget says 'widget'.")
 
 
 def _quiz_reply(turn: QuizTurn) -> dict:
@@ -168,7 +183,8 @@ def _error(status: int, message: str) -> JSONResponse:
 # What each endpoint's body looks like, for error messages.
 _BODY_EXAMPLES = {
     "/quiz": '{"topic": "model monitoring", "n": 5}',
-    "/quiz/reply": '{"session": <the session the last quiz reply returned>, "reply": "..."}',
+    "/quiz/reply": '{"session": <the session the last quiz reply returned>, "reply": "...", "learner": "<learner id>"}',
+    "/progress": "?learner=<learner id>",
 }
 _ASK_BODY = '{"question": "..."}'
 
@@ -337,14 +353,57 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     def no_quiz(_request: Request, err: QuizError) -> JSONResponse:
         return _error(422, str(err))
 
-    @api.post("/quiz", summary="Start a quiz", response_description="The first question (Markdown) and the session to send back.")
-    def quiz_start(body: QuizStartRequest) -> dict:
-        return _quiz_reply(start_quiz(guide, body.topic, body.n))
+    def progress_store():
+        """The store for progress, or None when there is none (recording off or the store down): quizzes go on without it."""
+        try:
+            return recorder.store()
+        except (RecordingOff, StoreError) as err:
+            log.warning("no progress store: %s", err)
+            return None
+
+    @api.post("/quiz", summary="Start a quiz", response_description="The first question (Markdown) and the session to send back.",
+              response_model=None)
+    def quiz_start(body: QuizStartRequest) -> dict | JSONResponse:
+        lesson = guide.resolve_lesson(body.lesson) if body.lesson else None
+        if body.mode == "review":
+            if not body.learner:
+                return _error(422, 'A review needs the learner: send {"learner": "<your learner id>", "mode": "review"}.')
+            store = progress_store()
+            if store is None:
+                return _error(409, "Reviews need the interaction store, which is off or unavailable here; start a plain quiz "
+                                   'with {"mode": "quiz"}, or ask the site to turn recording on.')
+            chosen = progress.review_items(guide, store, body.learner, body.n, lesson)
+            if not chosen:
+                return _error(422, "There is nothing to review in this lesson yet; start a plain quiz with {\"mode\": \"quiz\"}.")
+            turn = quiz_of(chosen, None, f"Here is a review: {len(chosen)} questions, due ones first.")
+        elif lesson is not None:
+            chosen = [item for item in course_items(guide).values() if item.source == lesson][: body.n]
+            if not chosen:
+                return _error(422, f"The lesson {lesson} has no quiz questions; say “quiz me” for a mix of the course.")
+            turn = quiz_of(chosen, None, f"Here is a quiz on this lesson: {len(chosen)} questions, one at a time.")
+        else:
+            turn = start_quiz(guide, body.topic, body.n)
+        progress.started(recorder, turn, body.learner)
+        return _quiz_reply(turn)
 
     @api.post("/quiz/reply", summary="Grade a reply and ask the next question",
               response_description="Feedback with the passage to reread, the next question or the summary, and the new session.")
     def quiz_reply(body: QuizReplyRequest) -> dict:
-        return _quiz_reply(answer_turn(guide, QuizSession.from_dict(body.session.model_dump()), body.reply))
+        before = QuizSession.from_dict(body.session.model_dump())
+        turn = answer_turn(guide, before, body.reply)
+        attempt_id = progress.record_turn(recorder, before, turn, body.reply, body.learner, body.channel)
+        return {**_quiz_reply(turn), "attempt_id": attempt_id}
+
+    @api.get("/progress", summary="A learner's progress: mastery per lesson, items due, lessons to review next",
+             response_description="{learner, lessons: [{lesson, title, url, mastery, attempts, due}], due, due_items, review_next}")
+    def learner_progress(learner: str = Query(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                                              description="The learner id the quiz replies were sent with.")) -> JSONResponse:
+        store = progress_store()
+        if store is None:
+            body = {"learner": learner, "lessons": [], "due": 0, "due_items": [], "review_next": [], "recording": False}
+        else:
+            body = progress.progress(guide, store, learner)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @api.post("/feedback", summary="Mark an answer helpful or not helpful", response_description="The vote as stored; a second vote replaces the first.")
     def feedback(body: FeedbackRequest) -> JSONResponse:

@@ -130,7 +130,7 @@ def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
         shown = ""
         learner = request.cookies.get(LEARNER_COOKIE) if request is not None else None
         try:
-            quiz_reply = quiz_turn(guide, message, history)  # "quiz me on ..." and replies during a quiz
+            quiz_reply = quiz_turn(guide, message, history, recorder, learner)  # "quiz me on ..." and replies during a quiz
             if quiz_reply is not None:
                 yield quiz_reply
                 return
@@ -193,7 +193,7 @@ def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
             examples=(examples + [QUIZ_EXAMPLE]) if examples else None,
             api_name="ask",
         )
-        add_quiz_button(guide, chat)
+        add_quiz_button(guide, chat, recorder)
         if recorder.enabled:
             chat.chatbot.like(vote, None, None, api_visibility="undocumented")
         demo.load(lambda: index_status(guide), outputs=status, show_progress="hidden")

@@ -19,9 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.engine.guide import Guide
 from app.insights.access import COOKIE, COOKIE_MAX_AGE_S, OFF_MESSAGE, authorized, configured_token, session_value, token_matches
 from app.insights.analysis import eval_lines, summary
+from app.insights.quiz_report import quiz_summary, render_quiz_page
 from app.insights.recording import Recorder, RecordingOff
 from app.insights.report import render, sign_in_page
 from app.insights.store import StoreError
+from app.quiz.bank import course_items
 from core.store import IndexUnusableError
 
 log = logging.getLogger("course_guide")
@@ -116,6 +118,19 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
         except (RecordingOff, StoreError, SQLAlchemyError) as err:
             return store_problem(err)
         return _page(render(data, course=settings.course_label(), dashboard=True, filters=filters, lessons=sorted(lessons)))
+
+    @app.get("/instructor/quiz", include_in_schema=False)
+    def quiz_page(request: Request) -> Response:
+        refused = gate(request)
+        if refused is not None:
+            return refused
+        try:
+            data = quiz_summary(recorder.store(), course_items(guide), guide.embedder)
+        except (RecordingOff, StoreError, SQLAlchemyError) as err:
+            return store_problem(err)
+        except IndexUnusableError as err:
+            return _page(f"<!doctype html><title>No index</title><p>{err}</p>", 503)
+        return _page(render_quiz_page(data, settings.course_label(), course_lessons()))
 
     @app.post("/instructor/sign-in", include_in_schema=False)
     async def sign_in(request: Request) -> Response:

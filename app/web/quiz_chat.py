@@ -10,8 +10,11 @@ import re
 from typing import TYPE_CHECKING
 
 from app.engine.guide import Guide
+from app.insights import progress
+from app.insights.recording import Recorder, RecordingOff
+from app.insights.store import StoreError
 from app.quiz.bank import QuizError
-from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, answer_turn, start_quiz
+from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, answer_turn, quiz_of, start_quiz
 from app.web.messages import message_text
 from app.web.quiz_markdown import turn_markdown
 
@@ -20,6 +23,9 @@ if TYPE_CHECKING:
 
 QUIZ_EXAMPLE = "Quiz me on model monitoring"  # offered with the chat's example questions
 QUIZ_BUTTON_MESSAGE = "Quiz me"
+PROGRESS_BUTTON_MESSAGE = "Your progress"
+_PROGRESS_REQUEST = re.compile(r"^\s*(?:show\s+)?(?:me\s+)?(?:my|your)\s+progress\s*[.!?]*\s*$", re.I)
+_REVIEW_REQUEST = re.compile(r"^\s*(?:start\s+(?:a\s+)?)?review(?:\s+(?:my\s+)?(?:due\s+)?(?:questions|items))?\s*[.!?]*\s*$", re.I)
 _QUIZ_REQUEST = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:quiz|test)\s+me(?:\s+(?:on|about)\s+(?P<topic>.+?))?\s*[.!?]*\s*$"
     r"|^\s*(?:start|begin|give me|take)\s+(?:a\s+)?quiz(?:\s+(?:on|about)\s+(?P<topic2>.+?))?\s*[.!?]*\s*$"
@@ -70,10 +76,53 @@ def session_from_history(history: list[dict] | None) -> QuizSession | None:
     return None if session.finished else session
 
 
-def quiz_turn(guide: Guide, message: str, history: list[dict] | None) -> str | None:
-    """The chat's reply when `message` starts a quiz or answers one in progress; None when it is an ordinary question."""
+def due_line(count: int) -> str:
+    """What the chat and the widget say when items are due."""
+    if count == 0:
+        return "No questions are due for review."
+    return f"{count} question{' is' if count == 1 else 's are'} due for review. Say “review” to go over them."
+
+
+def progress_markdown(report: dict) -> str:
+    """The chat's "Your progress" view: lessons with their mastery, items due, and the lessons to review next, linked."""
+    if not report["lessons"]:
+        return "**Your progress**\n\nNo quiz answers are stored for you yet. Say “quiz me” to start; your progress appears here."
+    lines = ["**Your progress**", "", "| Lesson | Mastery | Answered | Due |", "|---|---|---|---|"]
+    for row in report["lessons"]:
+        lines.append(f"| [{row['title']}]({row['url']}) | {round(100 * row['mastery'])}% | {row['attempts']} | {row['due']} |")
+    titles = {row["lesson"]: row for row in report["lessons"]}
+    if report["review_next"]:
+        lines += ["", "Review next: " + ", ".join(f"[{titles[lesson]['title']}]({titles[lesson]['url']})" for lesson in report["review_next"])]
+    lines += ["", due_line(report["due"])]
+    return "\n".join(lines)
+
+
+def _store(recorder: Recorder | None):
+    if recorder is None:
+        return None
+    try:
+        return recorder.store()
+    except (RecordingOff, StoreError):
+        return None
+
+
+def quiz_turn(guide: Guide, message: str, history: list[dict] | None, recorder: Recorder | None = None,
+              learner: str | None = None) -> str | None:
+    """The chat's reply when `message` starts a quiz or a review, answers one in progress, or asks for the learner's
+    progress; None when it is an ordinary question. Graded replies are stored under `learner` (the chat's cookie)."""
     wanted, topic = quiz_request(message)
-    if wanted:
+    store = _store(recorder) if learner else None
+    if _PROGRESS_REQUEST.match(message or "") and session_from_history(history) is None:
+        if store is None or learner is None:
+            return "Your progress is not kept on this Course Guide (recording is off), so there is nothing to show."
+        return progress_markdown(progress.progress(guide, store, learner))
+    if _REVIEW_REQUEST.match(message or "") and store is not None and learner is not None:
+        chosen = progress.review_items(guide, store, learner, DEFAULT_QUIZ_LENGTH)
+        if not chosen:
+            return "There is nothing to review yet. Say “quiz me” to start a quiz."
+        turn = quiz_of(chosen, None, f"Here is a review: {len(chosen)} questions, due ones first.")
+        wanted = True
+    elif wanted:
         try:
             turn = start_quiz(guide, topic, DEFAULT_QUIZ_LENGTH)
         except QuizError as err:
@@ -83,21 +132,39 @@ def quiz_turn(guide: Guide, message: str, history: list[dict] | None) -> str | N
         if session is None:
             return None
         turn = answer_turn(guide, session, message)
-    return with_session(turn_markdown(turn), turn.session)
+        if recorder is not None:
+            progress.record_turn(recorder, session, turn, message, learner, "chat")
+    if wanted and recorder is not None:
+        progress.started(recorder, turn, learner)
+    markdown = turn_markdown(turn)
+    if turn.summary is not None and store is not None and learner is not None:
+        markdown += "\n\n" + due_line(progress.due_count(guide, store, learner))
+    return with_session(markdown, turn.session)
 
 
-def add_quiz_button(guide: Guide, chat: gr.ChatInterface) -> gr.Button:
-    """A "Quiz me" button under the chat: it starts a mixed quiz in the same conversation, as if the learner typed it."""
+def add_quiz_button(guide: Guide, chat: gr.ChatInterface, recorder: Recorder | None = None) -> gr.Button:
+    """"Quiz me" and "Your progress" buttons under the chat: each acts in the same conversation, as if the learner typed it."""
     import gradio as gr
 
-    button = gr.Button(QUIZ_BUTTON_MESSAGE, elem_id="quiz-button", size="sm", variant="secondary")
+    from app.web.learner import LEARNER_COOKIE
 
-    def start(history: list[dict] | None) -> tuple[list[dict], list[dict]]:
-        history = list(history or [])
-        reply = quiz_turn(guide, QUIZ_BUTTON_MESSAGE, history)
-        history += [{"role": "user", "content": QUIZ_BUTTON_MESSAGE}, {"role": "assistant", "content": reply}]
-        return history, history
+    with gr.Row():
+        button = gr.Button(QUIZ_BUTTON_MESSAGE, elem_id="quiz-button", size="sm", variant="secondary")
+        progress_button = gr.Button(PROGRESS_BUTTON_MESSAGE, elem_id="progress-button", size="sm", variant="secondary",
+                                    visible=recorder is not None and recorder.enabled)
 
-    # The chat reads its history from chatbot_state, so the button updates both it and what is shown.
-    button.click(start, [chat.chatbot_state], [chat.chatbot, chat.chatbot_state], api_visibility="undocumented")
+    def acting(message: str):
+        def act(history: list[dict] | None, request: gr.Request) -> tuple[list[dict], list[dict]]:
+            history = list(history or [])
+            learner = request.cookies.get(LEARNER_COOKIE) if request is not None else None
+            reply = quiz_turn(guide, message, history if message != PROGRESS_BUTTON_MESSAGE else [], recorder, learner)
+            history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+            return history, history
+        act.__annotations__["request"] = gr.Request  # Gradio finds the request by this annotation, here a string otherwise
+        return act
+
+    # The chat reads its history from chatbot_state, so the buttons update both it and what is shown.
+    button.click(acting(QUIZ_BUTTON_MESSAGE), [chat.chatbot_state], [chat.chatbot, chat.chatbot_state], api_visibility="undocumented")
+    progress_button.click(acting(PROGRESS_BUTTON_MESSAGE), [chat.chatbot_state], [chat.chatbot, chat.chatbot_state],
+                          api_visibility="undocumented")
     return button

@@ -107,6 +107,20 @@ textarea { flex: 1; resize: none; height: 44px; padding: 10px; border: 1px solid
 form button { border: 0; border-radius: 10px; padding: 0 16px; background: var(--accent); color: var(--on-accent); font: 600 15px system-ui, sans-serif; cursor: pointer; }
 form button:disabled { opacity: .6; cursor: wait; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+.quiz-bar { display: flex; gap: 6px; align-items: center; padding: 6px 12px; border-bottom: 1px solid #e5e7eb; flex-wrap: wrap; }
+.quiz-bar button, .quiz button { font: inherit; padding: 4px 10px; border: 1px solid #9ca3af; border-radius: 6px; background: #fff; cursor: pointer; }
+.quiz-bar button:focus-visible, .quiz button:focus-visible, .quiz input:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 1px; }
+.due { margin: 0; font-size: 12px; color: #374151; }
+.quiz { padding: 10px 12px; border-bottom: 1px solid #e5e7eb; overflow: auto; max-height: 60%; }
+.quiz[hidden] { display: none; }
+.quiz .choices { display: flex; flex-direction: column; gap: 6px; margin: 8px 0; }
+.quiz .choices button { text-align: left; }
+.quiz form { display: block; padding: 0; border: 0; }
+.quiz form label { display: block; font-size: 13px; }
+.quiz form button { background: var(--accent); color: var(--on-accent); border: 0; padding: 6px 14px; }
+.quiz input { font: inherit; width: 100%; box-sizing: border-box; padding: 4px 6px; margin: 6px 0; }
+.quiz .correct { color: #065f46; } .quiz .wrong, .quiz .partly { color: #92400e; }
+.quiz table { border-collapse: collapse; width: 100%; font-size: 13px; } .quiz td, .quiz th { border-bottom: 1px solid #e5e7eb; padding: 3px 4px; text-align: left; }
 @media (max-width: 480px) {
   .panel { right: 0; bottom: 0; width: 100vw; height: 100dvh; border-radius: 0; border: 0; }
   .launcher { right: 12px; bottom: 12px; }
@@ -129,11 +143,17 @@ form button:disabled { opacity: .6; cursor: wait; }
   const log = el("div", { class: "log", role: "log", "aria-live": "polite" });
   const close = el("button", { type: "button", "aria-label": "Close the Course Guide", text: "✕" });
   const clear = el("button", { type: "button", "aria-label": "Start a new conversation", text: "New" });
+  const quizButton = el("button", { type: "button", class: "quiz-me", text: "Quiz me" });
+  const progressButton = el("button", { type: "button", class: "your-progress", text: "Your progress" });
+  const quizBox = el("div", { class: "quiz", hidden: "" });
+  const quizFeedback = el("div", { class: "quiz-feedback", "aria-live": "polite" });
+  const dueLine = el("p", { class: "due", "aria-live": "polite" });
   const input = el("textarea", { id: "cg-question", rows: "1", maxlength: "1000", placeholder: "Ask about this course…" });
   const send = el("button", { type: "submit", text: "Ask" });
   const form = el("form", {}, el("label", { for: "cg-question", class: "sr", text: "Your question" }), input, send);
   const panel = el("section", { class: "panel", id: "cg-panel", role: "dialog", "aria-label": "Course Guide", hidden: "" },
-    el("header", {}, el("h2", { text: "Course Guide" }), clear, close), log, form);
+    el("header", {}, el("h2", { text: "Course Guide" }), clear, close),
+    el("nav", { class: "quiz-bar", "aria-label": "Quiz" }, quizButton, RECORDING ? progressButton : "", dueLine), quizBox, log, form);
   if (RECORDING) panel.append(el("p", { class: "privacy", text: PRIVACY }));
   shadow.append(style, el("div", { class: "root" }, launcher, panel));
 
@@ -349,6 +369,102 @@ form button:disabled { opacity: .6; cursor: wait; }
       if (answer.answer_id && RECORDING) { box.append(voteBar(turn)); scroll(); }
     } else if (!box.textContent) box.remove();
   }
+
+  // The quiz: one question at a time from /api/quiz; the server grades each reply and stores it under the learner id.
+  let quizSession = null;
+  const dueText = (n) => n ? `${n} question${n === 1 ? " is" : "s are"} due for review.` : "No questions are due for review.";
+  async function post(path, body) {
+    const response = await fetch(guide + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.error || `The Course Guide answered with an error (${response.status}).`);
+    return data;
+  }
+  async function refreshDue() {
+    if (!RECORDING) return null;
+    try {
+      const response = await fetch(`${guide}/api/progress?learner=${encodeURIComponent(learner)}`, { cache: "no-store" });
+      const data = await response.json();
+      dueLine.textContent = dueText(data.due || 0);
+      return data;
+    } catch (e) {
+      return null;
+    }
+  }
+  function showQuestion(data) {
+    quizBox.hidden = false;
+    quizBox.textContent = "";
+    if (data.feedback) {
+      const f = data.feedback;
+      quizFeedback.textContent = "";
+      quizFeedback.append(el("p", { class: f.verdict, text: `${f.verdict === "correct" ? "Correct." : f.verdict === "partly" ? "Partly right." : "Not quite."} ${f.reason}` }),
+        el("p", { text: `Answer: ${f.answer}` }));
+      if (f.reread && f.reread.path) quizFeedback.append(el("p", {}, document.createTextNode("Reread: "), link(guide + f.reread.path, f.reread.label)));
+    } else quizFeedback.textContent = "";
+    quizBox.append(quizFeedback);
+    if (data.finished || !data.question) {
+      quizSession = null;
+      quizBox.append(el("p", { class: "summary", text: `Quiz over: ${data.score} of ${data.answered} right.` }));
+      refreshDue();
+      quizButton.focus();
+      return;
+    }
+    quizSession = data.session;
+    const q = data.question;
+    const heading = el("p", { class: "question", id: "cg-quiz-q", text: `Question ${q.number} of ${q.total}: ${q.question}` });
+    quizBox.append(heading);
+    if (q.choices.length) {
+      const choices = el("div", { class: "choices", role: "group", "aria-labelledby": "cg-quiz-q" });
+      q.choices.forEach((choice, i) => {
+        const button = el("button", { type: "button", text: q.letters.length ? `${q.letters[i]}. ${choice}` : choice });
+        button.addEventListener("click", () => reply(q.letters.length ? q.letters[i] : choice));
+        choices.append(button);
+      });
+      quizBox.append(choices);
+      choices.firstChild.focus();
+    } else {
+      const answerForm = el("form", {});
+      const box = el("input", { id: "cg-quiz-answer", type: "text", maxlength: "1000", autocomplete: "off" });
+      answerForm.append(el("label", { for: "cg-quiz-answer", text: "Your answer" }), box, el("button", { type: "submit", text: "Check" }));
+      answerForm.addEventListener("submit", (event) => { event.preventDefault(); if (box.value.trim()) reply(box.value.trim()); });
+      quizBox.append(answerForm);
+      box.focus();
+    }
+  }
+  async function reply(text) {
+    if (!quizSession) return;
+    try {
+      showQuestion(await post("/api/quiz/reply", { session: quizSession, reply: text, learner, channel: "widget" }));
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+  async function startQuiz() {
+    try {
+      const progress = RECORDING ? await refreshDue() : null;
+      const mode = progress && progress.due ? "review" : "quiz";
+      showQuestion(await post("/api/quiz", { n: 5, lesson: mode === "quiz" ? lesson : null, learner, mode, channel: "widget" }));
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+  async function showProgress() {
+    const data = await refreshDue();
+    quizBox.hidden = false;
+    quizBox.textContent = "";
+    quizSession = null;
+    const title = el("h3", { text: "Your progress", tabindex: "-1" });
+    quizBox.append(title);
+    if (!data || !data.lessons.length) quizBox.append(el("p", { text: "No quiz answers are stored for you yet. Press “Quiz me” to start." }));
+    else {
+      const table = el("table", {}, el("tr", {}, el("th", { text: "Lesson" }), el("th", { text: "Mastery" }), el("th", { text: "Due" })));
+      for (const row of data.lessons) table.append(el("tr", {}, el("td", {}, link(guide + row.url, row.title)), el("td", { text: `${Math.round(row.mastery * 100)}%` }), el("td", { text: String(row.due) })));
+      quizBox.append(table, el("p", { class: "due-summary", text: dueText(data.due) }));
+    }
+    title.focus();
+  }
+  quizButton.addEventListener("click", startQuiz);
+  progressButton.addEventListener("click", showProgress);
+  refreshDue();
 
   function setOpen(open) {
     panel.hidden = !open;
