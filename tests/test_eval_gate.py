@@ -36,8 +36,8 @@ def test_eval_on_the_dev_set_meets_the_thresholds(shipped_settings, tmp_path: Pa
     assert len(results.thresholds.results) == len(yaml.safe_load(THRESHOLDS.read_text()))
     assert (out / "report.html").stat().st_size > 0
     # No answer to any dev-set question quotes furniture (images, call-outs, quiz links, admonition markers ...).
-    quoted = [(case["id"], claim.text) for case in results["cases"] if case.get("answer") and not case["answer"]["refused"]
-              for claim in marked_stretches(_outside_code(case["answer"]["answer"]))]
+    quoted = [(case.id, claim.text) for case in results.cases if case.answer is not None and not case.answer.refused
+              for claim in marked_stretches(_outside_code(case.answer.answer))]
     assert quoted
     assert [(case, text) for case, text in quoted if furniture_kind(text) is not None or text.startswith(">")] == []
 
