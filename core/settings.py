@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     max_chunks_per_file: int = Field(
         5000, ge=1, description="Most chunks one course file may make; a file that would make more is reported and skipped."
     )
+    max_batch_questions: int = Field(
+        1000, ge=1, description="Most questions one `ask -` batch answers; the lines after it get an error line each."
+    )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
     llm_base_url: str | None = Field(
         None,

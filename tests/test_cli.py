@@ -130,3 +130,13 @@ def test_ingest_shows_a_progress_bar_while_embedding(settings, run_ingest, capfd
     report = run_ingest(settings, progress=True)
     assert report.embedded > 0
     assert "Batches: 100%" in capfd.readouterr().err
+
+
+def test_a_batch_over_the_question_limit_answers_the_first_ones_and_names_the_rest(shipped_settings):
+    lines = "What is a model registry?\nWhat is data drift?\nWhat is a feature store?\n"
+    result = CliRunner().invoke(main, ["ask", "-", "--db", str(shipped_settings.db_dir)], input=lines,
+                                env={"COURSE_GUIDE_MAX_BATCH_QUESTIONS": "2"})
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [("error" in r) for r in records] == [False, False, True]
+    assert records[2]["line"] == 3 and "COURSE_GUIDE_MAX_BATCH_QUESTIONS" in records[2]["error"]

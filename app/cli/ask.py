@@ -62,11 +62,17 @@ def ask(question: str, db_dir: Path | None, history_file: Path | None, lesson: s
     history = _read_history(history_file)
     guide = guide_for(settings)
     if question == "-":
+        answered = 0
         for line, request, problem in _batch_lines(sys.stdin):
             record: dict[str, Any]
-            if request is None:
+            if request is not None and answered >= settings.max_batch_questions:
+                record = {"line": line.number, "question": line.text, "error": (
+                    f"over the limit of {settings.max_batch_questions} questions per batch (COURSE_GUIDE_MAX_BATCH_QUESTIONS); "
+                    "send the rest as another batch")}
+            elif request is None:
                 record = {"line": line.number, "question": line.text, "error": problem}
             else:
+                answered += 1
                 try:
                     record = answer_question(guide, request.question, request.history, request.lesson).to_dict()
                 except QuestionError as err:
