@@ -10,10 +10,38 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.engine.guide import Guide
+    from app.insights.recording import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "eval" / "datasets" / "dev.jsonl"
+
+
+@contextmanager
+def guide_and_recorder(db: Path | None, store_url: str | None) -> Iterator[tuple[Guide, Recorder]]:
+    """The guide on `db` (default: corpus/ ingested into a temp folder) and a recorder into `store_url` (default:
+    SQLite in a temp state folder), for the store benchmarks; the temp folder goes when the block ends."""
+    from app.engine.guide import open_guide
+    from app.insights.recording import Recorder
+    from core.model import load_embedder
+    from core.settings import Settings
+    from ingest.pipeline import ingest_corpus
+
+    tmp = Path(tempfile.mkdtemp(prefix="course-guide-bench-store-"))
+    try:
+        embedder = load_embedder()
+        settings = Settings(corpus_dir=ROOT / "corpus", db_dir=db or tmp / "index", state_dir=tmp / "state", store_url=store_url)
+        if db is None:
+            ingest_corpus(settings, lambda: embedder, log=lambda _m: None, progress=False)
+        yield open_guide(settings, embedder), Recorder(settings)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -24,22 +52,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.engine.answer import answer_question
-    from app.engine.guide import open_guide
-    from app.insights.recording import Recorder
-    from core.model import load_embedder
-    from core.settings import Settings
     from eval.bench import percentile
     from eval.dataset import load_dataset
-    from ingest.pipeline import ingest_corpus
 
-    tmp = Path(tempfile.mkdtemp(prefix="course-guide-bench-insights-"))
-    try:
-        embedder = load_embedder()
-        settings = Settings(corpus_dir=ROOT / "corpus", db_dir=args.db or tmp / "index", state_dir=tmp / "state", store_url=args.store_url)
-        if args.db is None:
-            ingest_corpus(settings, lambda: embedder, log=lambda _m: None, progress=False)
-        guide = open_guide(settings, embedder)
-        recorder = Recorder(settings)
+    with guide_and_recorder(args.db, args.store_url) as (guide, recorder):
         cases = load_dataset(DEV_SET).cases
         for case in cases[:10]:  # warm: model, BM25, the store's schema and connection pool
             recorder.record(answer_question(guide, case.question, case.history), channel="api")
@@ -68,8 +84,6 @@ def main() -> None:
         print(f"recording adds {share * 100:.1f}% to the mean warm answer ({'within' if share <= 0.05 else 'OVER'} the 5% budget); "
               f"{recorded} questions recorded, {recorder.failed} failed")
         recorder.close()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

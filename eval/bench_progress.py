@@ -6,9 +6,7 @@ from core.settings import use_offline_environment
 use_offline_environment()
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,25 +21,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200, help="Graded quiz turns to time (default 200).")
     args = parser.parse_args()
 
-    from app.engine.guide import open_guide
     from app.insights import progress
-    from app.insights.recording import Recorder
     from app.quiz.bank import course_items
     from app.quiz.grading import grade_reply
     from app.quiz.session import answer_turn, start_quiz
-    from core.model import load_embedder
-    from core.settings import Settings
     from eval.bench import percentile
-    from ingest.pipeline import ingest_corpus
+    from eval.bench_insights import guide_and_recorder
 
-    tmp = Path(tempfile.mkdtemp(prefix="course-guide-bench-progress-"))
-    try:
-        embedder = load_embedder()
-        settings = Settings(corpus_dir=ROOT / "corpus", db_dir=args.db or tmp / "index", state_dir=tmp / "state", store_url=args.store_url)
-        if args.db is None:
-            ingest_corpus(settings, lambda: embedder, log=lambda _m: None, progress=False)
-        guide = open_guide(settings, embedder)
-        recorder = Recorder(settings)
+    with guide_and_recorder(args.db, args.store_url) as (guide, recorder):
         items = course_items(guide)
         grading: list[float] = []
         storing: list[float] = []
@@ -77,8 +64,6 @@ def main() -> None:
         print(f"grading + storing: {added:.2f} ms p50 ({'within' if added <= BUDGET_MS else 'OVER'} the {BUDGET_MS:.0f} ms budget); "
               f"{len(progress.attempts(recorder.store()))} attempts stored")
         recorder.close()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

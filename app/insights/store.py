@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
@@ -209,7 +209,8 @@ class InteractionStore:
             base = base.limit(min(limit, MAX_PAGE))
         with self.session() as session:
             total: int = session.execute(counted).scalar_one()
-            rows = [question_dict(interaction, feedback) for interaction, feedback in session.execute(base).tuples().all()]
+            # Rows of (Interaction, Feedback | None); the select is built in steps, so its row type is not inferred.
+            rows = [question_dict(cast(Interaction, interaction), cast("Feedback | None", feedback)) for interaction, feedback in session.execute(base).all()]
         return rows, total
 
     def learners(self, *, since: datetime | None = None, until: datetime | None = None, channel: str | None = None,
