@@ -67,6 +67,42 @@ def test_a_replay_or_a_forged_session_stores_nothing_more(store_url):
     store.close()
 
 
+def test_a_brought_back_item_stores_its_second_reply_once_and_only_after_a_miss(store_url):
+    store = InteractionStore(store_url)
+    progress.start_session(store, "sess-b", "bea", T0)
+    attempt = dict(session_id="sess-b", learner="bea", item=ITEM, channel="api")
+    assert progress.store_attempt(store, **attempt, reply="no idea", score=0.0, verdict="wrong", at=T0)
+    second = progress.store_attempt(store, **attempt, reply=ITEM.answer, score=1.0, verdict="correct", presentation=1, at=T0 + timedelta(minutes=2))
+    assert second is not None, "the item came back after the miss: its second reply is stored"
+    assert progress.store_attempt(store, **attempt, reply=ITEM.answer, score=1.0, verdict="correct", presentation=1) is None, "once"
+    assert progress.store_attempt(store, **attempt, reply="x", score=1.0, verdict="correct", presentation=7) is None, \
+        "a forged presentation number is capped at the one bring-back a quiz makes"
+    progress.start_session(store, "sess-c", "bea", T0)
+    assert progress.store_attempt(store, session_id="sess-c", learner="bea", item=ITEM, channel="api", reply=ITEM.answer, score=1.0, verdict="correct")
+    assert progress.store_attempt(store, session_id="sess-c", learner="bea", item=ITEM, channel="api", reply=ITEM.answer, score=1.0,
+                                  verdict="correct", presentation=1) is None, "a right first reply is never brought back, so no second attempt"
+    assert [(r["session_id"], r["verdict"]) for r in progress.attempts(store, "bea")] == [("sess-b", "wrong"), ("sess-b", "correct"), ("sess-c", "correct")]
+    assert progress.cards(store, "bea")["it-1"].reviews == 3
+    store.close()
+
+
+def test_merging_two_learner_ids_moves_every_record_and_keeps_the_targets_card(store_url):
+    store = InteractionStore(store_url)
+    other = QuizItem.from_dict({**ITEM.to_dict(), "id": "it-2"})
+    for learner, session_id in (("widget-id", "w-1"), ("chat-id", "c-1")):
+        progress.start_session(store, session_id, learner, T0)
+        progress.store_attempt(store, session_id=session_id, learner=learner, item=ITEM, reply="r", score=1.0, verdict="correct", channel="api", at=T0)
+    progress.store_attempt(store, session_id="w-1", learner="widget-id", item=other, reply="r", score=0.0, verdict="wrong", channel="api", at=T0)
+    chat_card = progress.cards(store, "chat-id")["it-1"].card
+    assert store.merge_learner("widget-id", "chat-id") >= 4
+    assert progress.attempts(store, "widget-id") == [] and progress.cards(store, "widget-id") == {}
+    assert sorted(r["session_id"] for r in progress.attempts(store, "chat-id")) == ["c-1", "w-1", "w-1"]
+    cards = progress.cards(store, "chat-id")
+    assert set(cards) == {"it-1", "it-2"} and cards["it-1"].card == chat_card, "where both had a card for an item, the target's stays"
+    assert store.merge_learner("chat-id", "chat-id") == 0
+    store.close()
+
+
 def test_a_store_of_the_previous_version_gains_the_quiz_tables_and_keeps_its_questions(store_url):
     from alembic import command
     from alembic.config import Config
@@ -180,12 +216,52 @@ def test_twenty_learners_each_doing_ten_questions_at_once(progress_server):
         answered = dict(zip(range(20), pool.map(learner, range(20))))
     for n, pairs in answered.items():
         rows = progress.attempts(store, f"crowd-{n}")
-        firsts = list(dict.fromkeys(item_id for item_id, _ in pairs))  # a missed item brought back is answered twice, stored once
-        assert len(firsts) >= 10
-        assert sorted(r["item_id"] for r in rows) == sorted(firsts), f"learner {n}: every first reply stored exactly once"
-        assert {r["attempt_id"] for r in rows} == {a for _, a in pairs if a}
+        assert len(pairs) >= 10 and all(attempt for _, attempt in pairs), f"learner {n}: every reply stored, a brought-back item's too"
+        assert sorted(r["item_id"] for r in rows) == sorted(item_id for item_id, _ in pairs), f"learner {n}: each reply stored exactly once"
+        assert sorted(r["attempt_id"] for r in rows) == sorted(a for _, a in pairs)
         assert {r["verdict"] for r in rows} == ({"correct"} if n % 2 else {"wrong"}), f"learner {n}: no one else's replies"
         assert len({r["session_id"] for r in rows}) == 1
+
+
+def test_widget_and_chat_share_one_learner_id_through_the_cookie_or_the_link(progress_server):
+    client, guide, store = progress_server
+    base = str(client.base_url)
+    widget_id = "a" * 32
+    with httpx.Client(base_url=base, timeout=60) as browser:  # a browser that has not opened the chat yet
+        first = browser.post("/api/learner", json={"learner": widget_id})
+        assert first.json() == {"learner": widget_id, "linked": False}
+        assert "course_guide_learner=" + widget_id in first.headers["set-cookie"] and "HttpOnly" in first.headers["set-cookie"]
+        assert browser.cookies["course_guide_learner"] == widget_id, "the chat will now know this browser by the widget's id"
+        assert browser.post("/api/learner", json={"learner": widget_id}).json() == {"learner": widget_id, "linked": True}
+    with httpx.Client(base_url=base, timeout=60) as browser:  # a browser whose chat came first: the widget takes the chat's id
+        browser.get("/")
+        chat_id = browser.cookies["course_guide_learner"]
+        _quiz(client, guide, "b" * 32, 2)
+        linked = browser.post("/api/learner", json={"learner": "b" * 32}).json()
+        assert linked == {"learner": chat_id, "linked": True}
+        assert progress.attempts(store, "b" * 32) == [] and len(progress.attempts(store, chat_id)) >= 2, "the widget's answers moved"
+        # The widget's "open the full chat" link, from a course page on another site: the chat takes the widget's id.
+        _quiz(client, guide, "c" * 32, 1)
+        hop = browser.get("/", params={"learner": "c" * 32}, follow_redirects=False)
+        assert hop.status_code == 303 and hop.headers["location"] == "/" and hop.headers["referrer-policy"] == "no-referrer"
+        assert browser.cookies["course_guide_learner"] == "c" * 32
+        assert progress.attempts(store, chat_id) == [] and len(progress.attempts(store, "c" * 32)) >= 3, "the chat's records moved"
+    for bad in ({"learner": "short"}, {"learner": "has space" * 3}, {"learner": 5}, {}):
+        response = client.post("/api/learner", json=bad)
+        assert response.status_code == 422 and "learner" in response.json()["error"], bad
+    assert client.get("/", params={"learner": "<script>"}, follow_redirects=False).status_code == 200, "an unusable id is ignored"
+
+
+def test_chat_says_reviews_are_due_when_a_plain_quiz_starts(progress_server):
+    _, guide, store = progress_server
+    recorder = Recorder(guide.settings, store)
+    item = next(iter(course_items(guide).values()))
+    progress.start_session(store, "due-s", "due-learner-1", T0)
+    progress.store_attempt(store, session_id="due-s", learner="due-learner-1", item=item, reply="no idea", score=0.0, verdict="wrong",
+                           channel="chat", at=T0)  # missed long ago: due now
+    reply = quiz_turn(guide, "quiz me", [], recorder, "due-learner-1")
+    assert reply.startswith("1 question is due for review. Say “review” to go over them.") and "Question 1 of" in reply
+    assert "due for review" not in quiz_turn(guide, "quiz me", [], recorder, "never-quizzed-learner")
 
 
 def test_chat_quiz_is_stored_under_the_cookie_and_shows_progress(progress_server):

@@ -7,6 +7,8 @@ from pydantic import SecretStr
 from app.insights import progress
 from app.insights.store import InteractionStore
 from app.quiz.bank import course_items
+from app.web.learner import LEARNER_COOKIE
+from app.web.quiz_chat import due_line
 from tests.conftest import SCREENSHOTS, free_port, serving
 from tests.test_widget import focused_in_widget, static_site, write_pages
 
@@ -31,15 +33,8 @@ def _shadow_text(page, selector: str) -> str:
     return page.evaluate("s => document.querySelector('#course-guide-widget').shadowRoot.querySelector(s).textContent", selector)
 
 
-def test_widget_quiz_on_a_lesson_page_is_stored_and_progress_survives_a_reload(browser, quiz_site):
-    site, guide, store, guide_url = quiz_site
-    SCREENSHOTS.mkdir(exist_ok=True)
-    items = course_items(guide)
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda err: problems.append(str(err)))
-    page.goto(f"{site}/lesson.html")
+def _widget_quiz(page, items, answered_screenshot: str | None = None) -> None:
+    """A whole widget quiz on the lesson page, right and wrong answers in turn, checking focus and feedback as it goes."""
     page.locator("#course-guide-widget button.launcher").click()
     page.locator("#course-guide-widget button.quiz-me").click()
     question = page.locator("#course-guide-widget .quiz .question")
@@ -64,26 +59,110 @@ def test_widget_quiz_on_a_lesson_page_is_stored_and_progress_survives_a_reload(b
                                " return s || (q && q.textContent !== t); }", arg=text, timeout=30_000)
         feedback = _shadow_text(page, ".quiz-feedback")
         assert "Answer:" in feedback and ("Correct." in feedback if right else "Not quite." in feedback or "Partly" in feedback)
-        if answered == 1:
-            page.screenshot(path=SCREENSHOTS / "widget-quiz.png")
+        if answered == 1 and answered_screenshot:
+            page.screenshot(path=SCREENSHOTS / answered_screenshot)
         if page.locator("#course-guide-widget .quiz .summary").count():
             break
     assert page.locator("#course-guide-widget .quiz-feedback").get_attribute("aria-live") == "polite"
-    learner = page.evaluate("() => Object.entries(localStorage).find(([k]) => k.startsWith('course-guide:learner:'))[1]")
-    rows = progress.attempts(store, learner)
-    assert rows and {r["channel"] for r in rows} == {"widget"} and {r["lesson"] for r in rows} == {"09-model-monitoring.md"}
-    report = progress.progress(guide, store, learner)
 
+
+def _widget_progress(page) -> tuple[str, str]:
+    """The widget's "Your progress" table and its due line, after a reload."""
     page.reload()
     page.locator("#course-guide-widget button.launcher").click()
     page.locator("#course-guide-widget button.your-progress").click()
     page.locator("#course-guide-widget .quiz table").wait_for(timeout=30_000)
-    table = _shadow_text(page, ".quiz table")
+    return _shadow_text(page, ".quiz table"), _shadow_text(page, ".due")
+
+
+def _chat_progress(page) -> str:
+    page.locator("#progress-button").click()
+    page.locator("#guide-chat", has_text="Your progress").wait_for(timeout=60_000)
+    page.locator("#guide-chat", has_text="due for review").wait_for(timeout=60_000)
+    return page.locator("#guide-chat").inner_text()
+
+
+def _same_progress(report: dict, widget_table: str, widget_due: str, chat_text: str, due_now) -> None:
+    """What the store says, as the widget shows it and as the chat shows it."""
+    for row in report["lessons"]:
+        shown = f"{int(row['mastery'] * 100 + 0.5)}%"
+        assert shown in widget_table and row["title"] in widget_table, f"widget: {row['title']} {shown}"
+        assert shown in chat_text and row["title"] in chat_text, f"chat: {row['title']} {shown}"
+    # A missed item falls due a minute after the miss (FSRS's first relearning step), so the count may step up while the
+    # views load: each view must show the count of some moment between the first report and now.
+    dues = {due_line(n).split(" Say")[0] for n in range(report["due"], due_now() + 1)}
+    assert widget_due in dues and any(due in chat_text for due in dues), (widget_due, dues)
+
+
+def _stored_learner(page) -> str:
+    return page.evaluate("() => Object.entries(localStorage).find(([k]) => k.startsWith('course-guide:learner:'))[1]")
+
+
+def test_widget_quiz_on_a_lesson_page_is_stored_and_progress_survives_a_reload(browser, quiz_site):
+    site, guide, store, guide_url = quiz_site
+    SCREENSHOTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda err: problems.append(str(err)))
+    page.goto(f"{site}/lesson.html")
+    _widget_quiz(page, course_items(guide), answered_screenshot="widget-quiz.png")
+    learner = _stored_learner(page)
+    rows = progress.attempts(store, learner)
+    assert rows and {r["channel"] for r in rows} == {"widget"} and {r["lesson"] for r in rows} == {"09-model-monitoring.md"}
+    report = progress.progress(guide, store, learner)
+    table, due = _widget_progress(page)
     assert f"{int(report['lessons'][0]['mastery'] * 100 + 0.5)}%" in table and report["lessons"][0]["title"] in table
-    assert _shadow_text(page, ".due") in (f"{report['due']} questions are due for review.", "No questions are due for review.",
-                                          "1 question is due for review.")
+    assert due in {due_line(n).split(" Say")[0] for n in range(report["due"], progress.progress(guide, store, learner)["due"] + 1)}
     page.screenshot(path=SCREENSHOTS / "widget-progress.png")
     assert not problems
+    context.close()
+
+
+def _chat_first_then_widget_quiz(browser, quiz_site, site: str):
+    """One browser: the chat opened first (it gets its cookie id), then a widget quiz on a lesson page of `site`."""
+    _, guide, _, guide_url = quiz_site
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    chat = context.new_page()
+    chat.goto(guide_url + "/")
+    chat_id = next(c["value"] for c in context.cookies() if c["name"] == LEARNER_COOKIE)
+    page = context.new_page()
+    page.goto(f"{site}/lesson.html")
+    _widget_quiz(page, course_items(guide))
+    return context, chat, chat_id, page
+
+
+def test_after_a_reload_the_widget_and_the_chat_show_the_same_progress_on_the_same_site(browser, quiz_site):
+    """A course page on the guide's own site (here 127.0.0.1, as course.example.edu is to guide.example.edu): the widget
+    takes the chat's cookie id through one credentialed call, so both views read one learner's records."""
+    site, guide, store, _ = quiz_site
+    context, chat, chat_id, page = _chat_first_then_widget_quiz(browser, quiz_site, site.replace("localhost", "127.0.0.1"))
+    assert _stored_learner(page) == chat_id, "the widget took the chat's id"
+    report = progress.progress(guide, store, chat_id)
+    assert report["lessons"] and {r["channel"] for r in progress.attempts(store, chat_id)} == {"widget"}
+    table, due = _widget_progress(page)
+    chat.reload()
+    _same_progress(report, table, due, _chat_progress(chat), lambda: progress.progress(guide, store, chat_id)["due"])
+    chat.screenshot(path=SCREENSHOTS / "chat-progress.png")
+    context.close()
+
+
+def test_after_a_reload_the_widget_and_the_chat_show_the_same_progress_from_another_site(browser, quiz_site):
+    """A course page on another site, where the browser gives the guide's cookie to no call: the widget's "open your
+    progress in the full chat" link carries its id to the guide's own page, and the chat's earlier records join it."""
+    site, guide, store, guide_url = quiz_site
+    context, _, chat_id, page = _chat_first_then_widget_quiz(browser, quiz_site, site)
+    widget_id = _stored_learner(page)
+    table, due = _widget_progress(page)
+    report = progress.progress(guide, store, widget_id)
+    with context.expect_page() as opened:
+        page.locator("#course-guide-widget .full-chat a").click()
+    full_chat = opened.value
+    full_chat.wait_for_url(guide_url + "/", timeout=30_000)
+    assert next(c["value"] for c in context.cookies() if c["name"] == LEARNER_COOKIE) == widget_id
+    assert widget_id == chat_id or progress.attempts(store, chat_id) == [], "the chat's id, if it was another, has nothing left"
+    _same_progress(report, table, due, _chat_progress(full_chat), lambda: progress.progress(guide, store, widget_id)["due"])
+    page.screenshot(path=SCREENSHOTS / "widget-progress-full-chat-link.png")
     context.close()
 
 

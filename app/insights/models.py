@@ -61,7 +61,8 @@ class QuizStart(Base):
 
 
 class QuizAttempt(Base):
-    """One graded reply to one quiz item. (session_id, item_id) is unique: the first reply in a session is the one stored."""
+    """One graded reply to one quiz item. (session_id, item_id, presentation) is unique: the first reply to each time the
+    item is asked in a session is the one stored (presentation 1 is an item brought back after a miss)."""
 
     __tablename__ = "quiz_attempts"
 
@@ -76,9 +77,10 @@ class QuizAttempt(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    presentation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
-        UniqueConstraint("session_id", "item_id", name="uq_quiz_attempts_session_item"),
+        UniqueConstraint("session_id", "item_id", "presentation", name="uq_quiz_attempts_session_item_presentation"),
         Index("ix_quiz_attempts_learner_answered_at", "learner", "answered_at"),
         Index("ix_quiz_attempts_lesson", "lesson"),
     )

@@ -41,6 +41,10 @@ MASTERY_WINDOW = 10
 MASTERY_DECAY = 0.8
 REVIEW_BELOW = 0.8  # a lesson with a lower mastery, or with items due, is one to review next
 MAX_REPLY_CHARS = 2000
+# A quiz brings a missed item back at most once (app.quiz.session._bring_back), so a session stores at most two attempts
+# per item, whatever a forged session's results claim.
+MAX_PRESENTATION = 1
+ATTEMPT_KEY = ["session_id", "item_id", "presentation"]
 
 
 def rating_for(verdict: str) -> Rating:
@@ -72,18 +76,21 @@ def start_session(store: InteractionStore, session_id: str, learner: str, at: da
 
 
 def store_attempt(store: InteractionStore, *, session_id: str, learner: str, item: QuizItem, reply: str, score: float,
-                  verdict: str, channel: str, at: datetime | None = None) -> str | None:
+                  verdict: str, channel: str, presentation: int = 0, at: datetime | None = None) -> str | None:
     """Store one graded reply and reschedule the learner's card for the item; its attempt_id, or None when it is not
-    stored: a session the server did not start for this learner, or an item already answered in this session."""
+    stored: a session the server did not start for this learner, or this presentation of the item already answered
+    (`presentation` 0 is the first time the item is asked in the session, 1 the time it is brought back after a miss)."""
     assert channel in CHANNELS, channel
     at = at or now()
     attempt_id = str(uuid.uuid4())
     values = {"attempt_id": attempt_id, "session_id": session_id, "learner": learner, "item_id": item.id, "lesson": item.source[:200],
               "section": item.section, "reply": reply[:MAX_REPLY_CHARS], "score": float(score), "verdict": verdict,
-              "channel": channel, "answered_at": at}
+              "channel": channel, "answered_at": at, "presentation": min(max(presentation, 0), MAX_PRESENTATION)}
     with store.session() as session:
         # One statement stores the attempt only in a session the server started for this learner, and only once per item;
         # as a write it also makes SQLite take its write lock before anything is read in this transaction.
+        if values["presentation"] and not _missed_before(session, values):
+            return None
         if not _insert_attempt(session, values):
             return None
         statement = select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.item_id == item.id).with_for_update()
@@ -100,6 +107,15 @@ def store_attempt(store: InteractionStore, *, session_id: str, learner: str, ite
     return attempt_id
 
 
+def _missed_before(session: Session, values: dict[str, Any]) -> bool:
+    """Whether this session's stored first reply to the item was a miss: only then does the quiz bring the item back, so
+    a session that merely claims a bring-back (forged, or replayed) gets no second attempt."""
+    first = select(QuizAttempt.verdict).where(QuizAttempt.session_id == values["session_id"], QuizAttempt.learner == values["learner"],
+                                              QuizAttempt.item_id == values["item_id"], QuizAttempt.presentation == 0)
+    verdict = session.execute(first).scalar_one_or_none()
+    return verdict is not None and verdict != "correct"
+
+
 def _insert_attempt(session: Session, values: dict[str, Any]) -> bool:
     """INSERT INTO quiz_attempts ... SELECT ... FROM quiz_sessions WHERE (the session is this learner's) ON CONFLICT DO NOTHING."""
     dialect = session.get_bind().dialect.name
@@ -107,7 +123,7 @@ def _insert_attempt(session: Session, values: dict[str, Any]) -> bool:
         started = session.get(QuizStart, values["session_id"])
         if started is None or started.learner != values["learner"]:
             return False
-        return _insert_ignoring_duplicate(session, QuizAttempt, values, ["session_id", "item_id"])
+        return _insert_ignoring_duplicate(session, QuizAttempt, values, ATTEMPT_KEY)
     dialect_insert: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -121,7 +137,7 @@ def _insert_attempt(session: Session, values: dict[str, Any]) -> bool:
     chosen = select(QuizStart.session_id, QuizStart.learner, *[literal(values[key], type_=QuizAttempt.__table__.c[key].type).label(key) for key in columns])
     chosen = chosen.where(QuizStart.session_id == values["session_id"], QuizStart.learner == values["learner"])
     statement = dialect_insert(QuizAttempt).from_select(["session_id", "learner", *columns], chosen)
-    returning = statement.on_conflict_do_nothing(index_elements=["session_id", "item_id"]).returning(QuizAttempt.attempt_id)
+    returning = statement.on_conflict_do_nothing(index_elements=ATTEMPT_KEY).returning(QuizAttempt.attempt_id)
     return session.execute(returning).first() is not None
 
 
@@ -240,9 +256,24 @@ def record_turn(recorder: Recorder, before: QuizSession, turn: QuizTurn, reply: 
     if learner is None or not recorder.enabled or turn.feedback is None or before.session_id is None:
         return None
     grade = turn.feedback.grade
+    # A missed item the quiz brought back is its second presentation; store_attempt checks the store agrees it was missed.
+    item_id = turn.feedback.item.id
+    presentation = int(item_id in before.brought_back and any(r.get("item_id") == item_id for r in before.results))
     try:
         return store_attempt(recorder.store(), session_id=before.session_id, learner=learner, item=turn.feedback.item,
-                             reply=reply, score=grade.score, verdict=grade.verdict, channel=channel)
+                             reply=reply, score=grade.score, verdict=grade.verdict, channel=channel, presentation=presentation)
     except (StoreError, SQLAlchemyError, RecordingOff) as err:
         log.warning("could not store a quiz attempt (the quiz goes on): %s", err)
         return None
+
+
+def merge_learners(recorder: Recorder, source: str, target: str) -> int:
+    """Move learner `source`'s records to `target` (the widget and the chat found to be one browser); the rows moved.
+    Never fails the page that asked: with the store down the two ids stay apart, and the log says so."""
+    if not recorder.enabled or source == target:
+        return 0
+    try:
+        return recorder.store().merge_learner(source, target)
+    except (StoreError, SQLAlchemyError, RecordingOff) as err:
+        log.warning("could not merge two learner ids (their progress stays apart for now): %s", err)
+        return 0

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -162,6 +162,19 @@ class InteractionStore:
             ids = select(Interaction.answer_id).where(Interaction.learner == learner)
             session.execute(delete(Feedback).where(Feedback.answer_id.in_(ids)))
             return _rowcount(session.execute(delete(Interaction).where(Interaction.learner == learner)))
+
+    def merge_learner(self, source: str, target: str) -> int:
+        """Move every record of learner `source` to learner `target` (one browser known by two ids: the widget's and the
+        chat's). Where both have a review card for an item, the target's stays. The number of rows moved."""
+        if source == target:
+            return 0
+        with self.session() as session:
+            kept = set(session.execute(select(ReviewCard.item_id).where(ReviewCard.learner == target)).scalars())
+            session.execute(delete(ReviewCard).where(ReviewCard.learner == source, ReviewCard.item_id.in_(kept)))
+            moved = 0
+            for model in (ReviewCard, QuizStart, QuizAttempt, Interaction):
+                moved += _rowcount(session.execute(update(model).where(model.learner == source).values(learner=target)))
+            return moved
 
     def purge(self, at: datetime | None = None) -> int:
         """Delete records older than the retention period (quiz attempts, sessions and cards untouched since then too);

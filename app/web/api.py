@@ -30,6 +30,7 @@ from app.insights.recording import Recorder, RecordingOff
 from app.insights.store import MAX_PAGE, StoreError, UnknownAnswerError
 from app.quiz.bank import QuizError, course_items
 from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, quiz_of, start_quiz
+from app.web.learner import cookie_learner, learner_cookie
 from app.web.quiz_markdown import turn_markdown
 from app.web.security import (
     BodyLimitMiddleware,
@@ -136,6 +137,14 @@ class QuizState(BaseModel):
     session_id: str | None = Field(None, max_length=36, description="The server's id for this quiz: a reply is stored once per question.")
 
 
+class LearnerRequest(BaseModel):
+    """The widget's own learner id, offered so the guide's first-party cookie (the chat's id) and the widget agree."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"learner": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}]})
+    learner: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                         description="The id the widget keeps (16 to 64 letters, digits, '-' or '_').")
+
+
 class QuizReplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     session: QuizState
@@ -185,6 +194,7 @@ _BODY_EXAMPLES = {
     "/quiz": '{"topic": "model monitoring", "n": 5}',
     "/quiz/reply": '{"session": <the session the last quiz reply returned>, "reply": "...", "learner": "<learner id>"}',
     "/progress": "?learner=<learner id>",
+    "/learner": '{"learner": "<the widget\'s learner id>"}',
 }
 _ASK_BODY = '{"question": "..."}'
 
@@ -394,6 +404,21 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
         attempt_id = progress.record_turn(recorder, before, turn, body.reply, body.learner, body.channel)
         return {**_quiz_reply(turn), "attempt_id": attempt_id}
 
+    @api.post("/learner", summary="Share one learner id between the widget and the chat (sent with credentials)",
+              response_description="{learner, linked}: the id to use from now on, and whether the browser's cookie carried it")
+    def link_learner(body: LearnerRequest, request: Request) -> JSONResponse:
+        # The chat knows a browser by the guide's first-party cookie. A course page on the same site sends that cookie with
+        # this credentialed call, and the widget adopts the chat's id (its own records move there). A page on another site
+        # gets no cookie (third-party cookies are blocked): the cookie is offered the widget's id and the widget keeps it.
+        current = cookie_learner(request.scope) if recorder.enabled else None
+        if current is None:
+            response = JSONResponse({"learner": body.learner, "linked": False}, headers={"Cache-Control": "no-store"})
+            if recorder.enabled:
+                response.headers.append("set-cookie", learner_cookie(body.learner))
+            return response
+        progress.merge_learners(recorder, body.learner, current)
+        return JSONResponse({"learner": current, "linked": True}, headers={"Cache-Control": "no-store"})
+
     @api.get("/progress", summary="A learner's progress: mastery per lesson, items due, lessons to review next",
              response_description="{learner, lessons: [{lesson, title, url, mastery, attempts, due}], due, due_items, review_next}")
     def learner_progress(learner: str = Query(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
@@ -501,6 +526,7 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
         allow_origins=sorted(policy.allowed),
         allow_origin_regex=policy.cors_regex(),
         allow_methods=["GET", "POST"],
+        allow_credentials=True,  # only the widget's POST /api/learner sends the guide's cookie, to share the chat's learner id
         allow_headers=["Content-Type"],
         expose_headers=["Retry-After"],
         max_age=600,

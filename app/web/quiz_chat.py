@@ -83,13 +83,18 @@ def due_line(count: int) -> str:
     return f"{count} question{' is' if count == 1 else 's are'} due for review. Say “review” to go over them."
 
 
+def percent(share: float) -> int:
+    """A share as a whole percent, halves rounded up the way the widget's Math.round does, so both show the same figure."""
+    return int(100 * share + 0.5)
+
+
 def progress_markdown(report: dict) -> str:
     """The chat's "Your progress" view: lessons with their mastery, items due, and the lessons to review next, linked."""
     if not report["lessons"]:
         return "**Your progress**\n\nNo quiz answers are stored for you yet. Say “quiz me” to start; your progress appears here."
     lines = ["**Your progress**", "", "| Lesson | Mastery | Answered | Due |", "|---|---|---|---|"]
     for row in report["lessons"]:
-        lines.append(f"| [{row['title']}]({row['url']}) | {round(100 * row['mastery'])}% | {row['attempts']} | {row['due']} |")
+        lines.append(f"| [{row['title']}]({row['url']}) | {percent(row['mastery'])}% | {row['attempts']} | {row['due']} |")
     titles = {row["lesson"]: row for row in report["lessons"]}
     if report["review_next"]:
         lines += ["", "Review next: " + ", ".join(f"[{titles[lesson]['title']}]({titles[lesson]['url']})" for lesson in report["review_next"])]
@@ -111,6 +116,7 @@ def quiz_turn(guide: Guide, message: str, history: list[dict] | None, recorder: 
     """The chat's reply when `message` starts a quiz or a review, answers one in progress, or asks for the learner's
     progress; None when it is an ordinary question. Graded replies are stored under `learner` (the chat's cookie)."""
     wanted, topic = quiz_request(message)
+    reviewing = False
     store = _store(recorder) if learner else None
     if _PROGRESS_REQUEST.match(message or "") and session_from_history(history) is None:
         if store is None or learner is None:
@@ -121,7 +127,7 @@ def quiz_turn(guide: Guide, message: str, history: list[dict] | None, recorder: 
         if not chosen:
             return "There is nothing to review yet. Say “quiz me” to start a quiz."
         turn = quiz_of(chosen, None, f"Here is a review: {len(chosen)} questions, due ones first.")
-        wanted = True
+        wanted = reviewing = True
     elif wanted:
         try:
             turn = start_quiz(guide, topic, DEFAULT_QUIZ_LENGTH)
@@ -137,8 +143,13 @@ def quiz_turn(guide: Guide, message: str, history: list[dict] | None, recorder: 
     if wanted and recorder is not None:
         progress.started(recorder, turn, learner)
     markdown = turn_markdown(turn)
-    if turn.summary is not None and store is not None and learner is not None:
-        markdown += "\n\n" + due_line(progress.due_count(guide, store, learner))
+    if store is not None and learner is not None:
+        if turn.summary is not None:
+            markdown += "\n\n" + due_line(progress.due_count(guide, store, learner))
+        elif wanted and not reviewing:
+            due = progress.due_count(guide, store, learner)
+            if due:  # a plain quiz starts while reviews wait: say so first, the way the widget does
+                markdown = due_line(due) + "\n\n" + markdown
     return with_session(markdown, turn.session)
 
 

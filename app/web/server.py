@@ -25,6 +25,7 @@ def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     `recorder` records the chat's, the widget's and the API's answers (default: one for the guide's settings)."""
     import gradio as gr
 
+    from app.insights.progress import merge_learners
     from app.web.api import mount_api
     from app.web.chat import CHAT_CSS, build_chat
     from app.web.instructor import mount_instructor
@@ -63,7 +64,7 @@ def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     mount_api(api, guide, recorder)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
     mount_instructor(api, guide, recorder)
     if recorder.enabled:
-        api.add_middleware(LearnerCookieMiddleware)
+        api.add_middleware(LearnerCookieMiddleware, merge=lambda source, target: merge_learners(recorder, source, target))
     return gr.mount_gradio_app(api, build_chat(guide, recorder), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
 
 

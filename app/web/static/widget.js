@@ -20,18 +20,29 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   };
   // One random id per browser and guide, so the course team can tell questions apart without knowing who asked.
-  const learner = (() => {
-    const key = "course-guide:learner:" + guide;
+  const learnerKey = "course-guide:learner:" + guide;
+  const LEARNER_ID = /^[A-Za-z0-9_-]{16,64}$/;
+  let learner = (() => {
     try {
-      const kept = window.localStorage.getItem(key);
-      if (kept && /^[0-9a-f]{32}$/.test(kept)) return kept;
+      const kept = window.localStorage.getItem(learnerKey);
+      if (kept && LEARNER_ID.test(kept)) return kept;
       const made = randomId();
-      window.localStorage.setItem(key, made);
+      window.localStorage.setItem(learnerKey, made);
       return made;
     } catch (e) {
       return randomId(); /* storage blocked: the id lives as long as this page */
     }
   })();
+  // The chat knows this browser by the guide's own cookie. On a page of the same site the browser sends it with this
+  // call and the widget takes the chat's id, so both show one progress; elsewhere the cookie is blocked and the id stays.
+  const learnerReady = !RECORDING ? Promise.resolve() : fetch(guide + "/api/learner", {
+    method: "POST", credentials: "include", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ learner }),
+  }).then((r) => (r.ok ? r.json() : null)).then((data) => {
+    if (data && LEARNER_ID.test(data.learner || "") && data.learner !== learner) {
+      learner = data.learner;
+      try { window.localStorage.setItem(learnerKey, learner); } catch (e) { /* storage blocked: this page keeps it */ }
+    }
+  }).catch(() => { /* guide unreachable: the widget's own id stays, and the first question says what is wrong */ });
 
   // sessionStorage keeps the conversation across pages of the course; some browsers block it in some contexts.
   const storage = (() => {
@@ -325,6 +336,7 @@ form button:disabled { opacity: .6; cursor: wait; }
       if (turn.answer) history.push({ role: "assistant", content: String(turn.answer.answer).slice(0, 8000) });
     }
     addUser(question);
+    await learnerReady;
     let response;
     try {
       response = await fetch(guide + "/api/ask/stream", {
@@ -374,6 +386,8 @@ form button:disabled { opacity: .6; cursor: wait; }
   let quizSession = null;
   const dueText = (n) => n ? `${n} question${n === 1 ? " is" : "s are"} due for review.` : "No questions are due for review.";
   async function post(path, body) {
+    await learnerReady;
+    if ("learner" in body) body = { ...body, learner }; /* the id as linked, not as it was when the call was made */
     const response = await fetch(guide + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const data = await response.json();
     if (!response.ok) throw new Error(data.error || `The Course Guide answered with an error (${response.status}).`);
@@ -381,6 +395,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   }
   async function refreshDue() {
     if (!RECORDING) return null;
+    await learnerReady;
     try {
       const response = await fetch(`${guide}/api/progress?learner=${encodeURIComponent(learner)}`, { cache: "no-store" });
       const data = await response.json();
@@ -460,6 +475,8 @@ form button:disabled { opacity: .6; cursor: wait; }
       for (const row of data.lessons) table.append(el("tr", {}, el("td", {}, link(guide + row.url, row.title)), el("td", { text: `${Math.round(row.mastery * 100)}%` }), el("td", { text: String(row.due) })));
       quizBox.append(table, el("p", { class: "due-summary", text: dueText(data.due) }));
     }
+    // The link carries this id to the guide's own page, where the chat then knows the same learner on any site.
+    quizBox.append(el("p", { class: "full-chat" }, link(`${guide}/?learner=${encodeURIComponent(learner)}`, "Open your progress in the full chat")));
     title.focus();
   }
   quizButton.addEventListener("click", startQuiz);
