@@ -165,6 +165,33 @@ def test_cli_info_register_list_remove(tmp_path):
     assert gone.exit_code != 0 and "No registration" in gone.output
 
 
+def test_migration_0003_on_sqlite_and_postgresql_keeps_registrations_and_goes_back(store_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from app.insights.store import MIGRATIONS
+
+    store = InteractionStore(store_url)
+    registry.register(store, issuer="https://moodle.example.edu", client_id="abc", deployment_ids=["1"],
+                      auth_login_url="https://moodle.example.edu/mod/lti/auth.php", token_url="https://moodle.example.edu/mod/lti/token.php",
+                      jwks_url="https://moodle.example.edu/mod/lti/certs.php")
+    kid = registry.tool_key(store).kid
+    store.close()
+    again = InteractionStore(store_url)  # a restart or a second replica: the same registration and the same key
+    assert [p.client_id for p in registry.platforms(again)] == ["abc"] and registry.tool_key(again).kid == kid
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with again.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert not {"lti_platforms", "lti_grades"} & set(inspect(again.engine).get_table_names())
+    again.close()
+    back = InteractionStore(store_url)
+    assert "lti_grades" in inspect(back.engine).get_table_names() and registry.platforms(back) == []
+    back.close()
+
+
 # --------------------------------------------------------------------------------- rejected launches, by name
 
 def _claims(site: Site, nonce: str, **changes) -> dict:
