@@ -134,6 +134,9 @@ def test_the_jwks_is_public_and_the_launch_page_is_framed_only_by_the_registered
     assert keys and all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["kid"] and "d" not in k for k in keys), "public halves only"
     response = httpx.get(site.platform.login_url("course"), follow_redirects=False, timeout=30)
     assert response.status_code == 302 and "set-cookie" not in response.headers, "the login sets no cookie"
+    posted = httpx.post(f"{site.tool}/lti/login", data=dict(parse_qs(urlsplit(site.platform.login_url("course")).query)),
+                        follow_redirects=False, timeout=30)
+    assert posted.status_code == 303 and posted.headers["location"].startswith(site.platform.url + "/auth?"), "a POSTed login works too"
     state, nonce = login(site, "course")
     page = post_launch(site, site.platform.sign(site.platform.claims(site.platform.plans["course"], nonce)), state)
     assert page.status_code == 200 and "set-cookie" not in page.headers

@@ -179,11 +179,13 @@ class GradeSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="lti-grades", daemon=True)
-            self._thread.start()
+        with self._starting:  # launches arrive on many threads at once: one sender
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lti-grades", daemon=True)
+                self._thread.start()
 
     def wake(self) -> None:
         self.start()
