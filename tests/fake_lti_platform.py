@@ -39,6 +39,7 @@ class LaunchPlan:
     custom: dict[str, str] = field(default_factory=dict)
     ags: bool = True
     use_lineitems: bool = False  # AGS with only the container URL: the tool finds or makes its line item
+    deployment_id: str | None = None  # another deployment than the registered one, for a refused launch
 
 
 class FakePlatform:
@@ -87,7 +88,7 @@ class FakePlatform:
         claims: dict[str, Any] = {
             "iss": self.issuer, "aud": self.client_id, "sub": plan.sub, "iat": at, "exp": at + 300, "nonce": nonce,
             "name": "Ada Learner",
-            CLAIM + "message_type": plan.message_type, CLAIM + "version": "1.3.0", CLAIM + "deployment_id": self.deployment_id,
+            CLAIM + "message_type": plan.message_type, CLAIM + "version": "1.3.0", CLAIM + "deployment_id": plan.deployment_id or self.deployment_id,
             CLAIM + "target_link_uri": self.tool_launch_url, CLAIM + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
             CLAIM + "context": {"id": "course-mlops", "title": "MLOps 101"},
         }

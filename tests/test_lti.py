@@ -256,6 +256,15 @@ def test_rejected_state_that_no_login_made_and_a_token_that_is_not_a_jwt(site):
     _rejected(post_launch(site, "not-a-jwt", "whatever"), "malformed_token", 400)
 
 
+def test_the_api_refuses_an_expired_launch_token(site):
+    from app.lti import tokens
+
+    identity = tokens.read_launch_token(site.store, launched(site, "course"))
+    expired = tokens.issue_launch_token(site.store, identity, ttl_s=-10)
+    response = httpx.post(f"{site.tool}/api/ask", json={"question": "What is drift?"}, headers={"X-Course-Guide-Launch": expired}, timeout=30)
+    assert response.status_code == 401 and response.json()["error"].startswith("This course launch has expired")
+
+
 def test_the_api_refuses_an_altered_launch_token(site):
     token = launched(site, "course")
     altered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
@@ -368,6 +377,20 @@ def test_launch_ask_and_quiz_in_a_cross_site_iframe_with_no_cookies(browser, sit
     assert len(scores_for(site, "learner-42")) == before + 1
     assert context.cookies(site.tool) == [], "the browser holds no cookie of the tool"
     assert problems == []
+    context.close()
+
+
+def test_a_refused_launch_shows_its_page_inside_the_platform_frame(browser, site):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    site.platform.plans["otherdeploy"] = LaunchPlan(deployment_id="deployment-999", ags=False)
+    context = _frame_context(browser)
+    page = context.new_page()
+    page.goto(f"{site.platform.url}/course?hint=otherdeploy")
+    refusal = page.frame_locator("#tool").locator("main.refused")
+    refusal.wait_for(timeout=30_000)
+    assert refusal.get_attribute("data-refusal") == "unknown_deployment"
+    assert "--deployment-id deployment-999" in refusal.text_content()
+    page.screenshot(path=str(SCREENSHOTS / "lti-refused-launch.png"), full_page=True)
     context.close()
 
 
