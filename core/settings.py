@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     instructor_token: SecretStr | None = Field(
         None, description="Token that opens /instructor and /api/instructor/...; unset: those pages are off."
     )
+    # LTI 1.3 (issue 17): how long a launched page may act for its learner, and how often unsent grades are retried.
+    lti_launch_hours: float = Field(8.0, gt=0, le=72, description="Hours a page launched from a course platform stays usable.")
+    lti_grade_retry_s: float = Field(
+        60.0, gt=0, le=3600, description="Seconds before a grade the platform refused is sent again (doubling on each failure)."
+    )
     course_name: str | None = Field(None, max_length=200, description="Course name in the learner records; default: the course folder's name.")
 
     def course_label(self) -> str:

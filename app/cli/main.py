@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import ask, calibrate, ingest, insights, quiz, serve
+from app.cli import ask, calibrate, ingest, insights, lti, quiz, serve
 from eval.cli import eval_group
 
 
@@ -19,4 +19,5 @@ main.add_command(serve.serve)
 main.add_command(calibrate.calibrate)
 main.add_command(quiz.quiz)
 main.add_command(insights.insights)
+main.add_command(lti.lti)
 main.add_command(eval_group)

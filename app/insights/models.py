@@ -1,4 +1,4 @@
-"""The learner-interaction store's tables as SQLAlchemy 2 models: answered questions, votes, quiz sessions, attempts and review cards."""
+"""The learner-interaction store's tables as SQLAlchemy 2 models: answered questions, votes, quiz sessions, attempts, review cards, and LTI."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -99,3 +99,80 @@ class ReviewCard(Base):
     reviews: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_review_cards_learner_due", "learner", "due"),)
+
+
+# --- LTI 1.3 (issue 17): platforms the tool is registered with, its own signing keys, login states and grades to send.
+
+class LtiPlatform(Base):
+    """One registration of this tool in a course platform (Canvas, Moodle, Open edX): who signs its launches and where."""
+
+    __tablename__ = "lti_platforms"
+
+    issuer: Mapped[str] = mapped_column(String(400), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    deployment_ids: Mapped[list[str]] = mapped_column(JSON)
+    auth_login_url: Mapped[str] = mapped_column(Text)
+    token_url: Mapped[str] = mapped_column(Text)
+    jwks_url: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LtiToolKey(Base):
+    """The tool's RSA key pair (its public half is served as the JWKS) and the secret that hashes platform user ids.
+
+    Kept in the store, not a file, so every replica signs with the same key and gives a learner the same opaque id."""
+
+    __tablename__ = "lti_tool_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    learner_secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LtiLoginState(Base):
+    """One OIDC login the tool started: its `state` and the `nonce` the launch's id_token must carry, used once.
+
+    Kept server-side because the launch runs in a cross-site iframe, where no cookie could carry them."""
+
+    __tablename__ = "lti_login_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(400))
+    client_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LtiGrade(Base):
+    """The outbox of quiz scores for the platforms' gradebooks (AGS): one row per (launch, quiz session), sent once.
+
+    `user_id` is the platform's id of the learner, which the score must name; it is kept only until the score is sent."""
+
+    __tablename__ = "lti_grades"
+
+    grade_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    launch_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(36))
+    issuer: Mapped[str] = mapped_column(String(400))
+    client_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    learner: Mapped[str] = mapped_column(String(MAX_LEARNER_CHARS))
+    lineitem: Mapped[str | None] = mapped_column(Text)
+    lineitems: Mapped[str | None] = mapped_column(Text)
+    resource_link_id: Mapped[str | None] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(255))
+    score_given: Mapped[float] = mapped_column(Float)
+    score_maximum: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("launch_id", "session_id", name="uq_lti_grades_launch_session"),
+        Index("ix_lti_grades_pending", "sent_at", "next_try_at"),
+    )

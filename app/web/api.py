@@ -28,6 +28,8 @@ from app.insights import progress
 from app.insights.access import OFF_MESSAGE, UNAUTHORIZED_MESSAGE, authorized, configured_token
 from app.insights.recording import Recorder, RecordingOff
 from app.insights.store import MAX_PAGE, StoreError, UnknownAnswerError
+from app.lti.routes import LAUNCH_HEADER, LtiTool
+from app.lti.tokens import LaunchIdentity, LaunchTokenError
 from app.quiz.bank import QuizError, course_items
 from app.quiz.session import DEFAULT_QUIZ_LENGTH, QuizSession, QuizTurn, answer_turn, quiz_of, start_quiz
 from app.web.learner import cookie_learner, learner_cookie
@@ -264,10 +266,23 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
-    """The API as its own app, mounted at /api: its errors, limits and CORS apply to it alone, never to the chat."""
+def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | None = None) -> FastAPI:
+    """The API as its own app, mounted at /api: its errors, limits and CORS apply to it alone, never to the chat.
+
+    With `lti`, a request carrying a launch token (the X-Course-Guide-Launch header of a page launched from a course
+    platform) acts for that launch's learner, whatever learner the body names, and a quiz it finishes sends its grade."""
     settings = guide.settings
     recorder = recorder or Recorder(settings)
+
+    def launch_of(request: Request) -> LaunchIdentity | None:
+        token = request.headers.get(LAUNCH_HEADER)
+        if token is None or lti is None:
+            return None
+        return lti.identity(token)
+
+    def learner_for(request: Request, learner: str | None) -> str | None:
+        identity = launch_of(request)
+        return identity.learner if identity else learner
 
     def lesson_source(lesson: str | None) -> str | None:
         """The lesson file a hint named, as recorded (the answer has already accepted the hint)."""
@@ -315,6 +330,10 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
             message = f"{err.detail}; see /api/docs."
         return JSONResponse({"error": message}, status_code=err.status_code, headers=getattr(err, "headers", None))
 
+    @api.exception_handler(LaunchTokenError)
+    def bad_launch(_request: Request, err: LaunchTokenError) -> JSONResponse:
+        return _error(401, str(err))
+
     @api.exception_handler(QuestionError)
     def unusable_question(_request: Request, err: QuestionError) -> JSONResponse:
         return _error(422, str(err))
@@ -333,10 +352,11 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
 
     @api.post("/ask", summary="Answer a question", response_description="The answer in the CLI's `ask --json` shape.")
     @_body_model(AskRequest)
-    def ask(body: AskFields) -> dict:
+    def ask(body: AskFields, request: Request) -> dict:
+        learner = learner_for(request, body.learner)
         history = [m.model_dump() for m in body.history or []]
         answer = answer_question(guide, body.question, history=history, lesson=body.lesson)
-        return {**answer.to_dict(), "answer_id": recorder.record(answer, channel=body.channel, learner=body.learner, lesson=lesson_source(body.lesson))}
+        return {**answer.to_dict(), "answer_id": recorder.record(answer, channel=body.channel, learner=learner, lesson=lesson_source(body.lesson))}
 
     @api.post(
         "/ask/stream",
@@ -345,13 +365,14 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
         responses={200: {"content": {"text/event-stream": {}}, "description": "`token` events ({text}), then `answer` (the full answer JSON), then `done`; `error` ({error}) if it fails midway."}},
     )
     @_body_model(AskRequest)
-    def ask_stream(body: AskFields) -> StreamingResponse:
+    def ask_stream(body: AskFields, request: Request) -> StreamingResponse:
+        learner = learner_for(request, body.learner)
         history = [m.model_dump() for m in body.history or []]
         pieces = stream_answer(guide, body.question, history=history, lesson=body.lesson)
         # The first piece is taken here, so a question that cannot be answered gets a 4xx, not a stream.
         first = next(pieces)
         def recorded(answer: Answer) -> dict:
-            return {"answer_id": recorder.record(answer, channel=body.channel, learner=body.learner, lesson=lesson_source(body.lesson))}
+            return {"answer_id": recorder.record(answer, channel=body.channel, learner=learner, lesson=lesson_source(body.lesson))}
 
         return StreamingResponse(
             answer_events(itertools.chain([first], pieces), recorded),
@@ -373,7 +394,8 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
 
     @api.post("/quiz", summary="Start a quiz", response_description="The first question (Markdown) and the session to send back.",
               response_model=None)
-    def quiz_start(body: QuizStartRequest) -> dict | JSONResponse:
+    def quiz_start(body: QuizStartRequest, request: Request) -> dict | JSONResponse:
+        body = body.model_copy(update={"learner": learner_for(request, body.learner)})
         lesson = guide.resolve_lesson(body.lesson) if body.lesson else None
         if body.mode == "review":
             if not body.learner:
@@ -398,11 +420,23 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
 
     @api.post("/quiz/reply", summary="Grade a reply and ask the next question",
               response_description="Feedback with the passage to reread, the next question or the summary, and the new session.")
-    def quiz_reply(body: QuizReplyRequest) -> dict:
+    def quiz_reply(body: QuizReplyRequest, request: Request) -> dict:
+        identity = launch_of(request)
+        learner = identity.learner if identity else body.learner
         before = QuizSession.from_dict(body.session.model_dump())
         turn = answer_turn(guide, before, body.reply)
-        attempt_id = progress.record_turn(recorder, before, turn, body.reply, body.learner, body.channel)
-        return {**_quiz_reply(turn), "attempt_id": attempt_id}
+        attempt_id = progress.record_turn(recorder, before, turn, body.reply, learner, body.channel)
+        grade = None
+        if identity is not None and lti is not None and turn.session.finished and identity.sends_grades:
+            grade = "queued" if lti.quiz_finished(identity, turn.session, _session_scores(turn.session, identity.learner)) else "already sent"
+        return {**_quiz_reply(turn), "attempt_id": attempt_id, "grade": grade}
+
+    def _session_scores(session: QuizSession, learner: str) -> list[float] | None:
+        """The server's own grades of a session's stored attempts; None when they cannot be read (recording off, store down)."""
+        store = progress_store()
+        if store is None or session.session_id is None:
+            return None
+        return [row["score"] for row in progress.attempts(store, learner) if row["session_id"] == session.session_id]
 
     @api.post("/learner", summary="Share one learner id between the widget and the chat (sent with credentials)",
               response_description="{learner, linked}: the id to use from now on, and whether the browser's cookie carried it")
@@ -421,8 +455,9 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
 
     @api.get("/progress", summary="A learner's progress: mastery per lesson, items due, lessons to review next",
              response_description="{learner, lessons: [{lesson, title, url, mastery, attempts, due}], due, due_items, review_next}")
-    def learner_progress(learner: str = Query(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+    def learner_progress(request: Request, learner: str = Query(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
                                               description="The learner id the quiz replies were sent with.")) -> JSONResponse:
+        learner = learner_for(request, learner) or learner
         store = progress_store()
         if store is None:
             body = {"learner": learner, "lessons": [], "due": 0, "due_items": [], "review_next": [], "recording": False}
@@ -527,7 +562,7 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
         allow_origin_regex=policy.cors_regex(),
         allow_methods=["GET", "POST"],
         allow_credentials=True,  # only the widget's POST /api/learner sends the guide's cookie, to share the chat's learner id
-        allow_headers=["Content-Type"],
+        allow_headers=["Content-Type", "X-Course-Guide-Launch"],
         expose_headers=["Retry-After"],
         max_age=600,
     )
@@ -536,9 +571,9 @@ def create_api(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     return api
 
 
-def mount_api(app: FastAPI, guide: Guide, recorder: Recorder | None = None) -> None:
+def mount_api(app: FastAPI, guide: Guide, recorder: Recorder | None = None, lti: LtiTool | None = None) -> None:
     """Add the API at /api, the widget at /widget.js and the frame-ancestors policy to `app`; before Gradio's catch-all mount."""
-    app.mount("/api", create_api(guide, recorder))
+    app.mount("/api", create_api(guide, recorder, lti))
 
     # Whether the guide records questions is written into the script, so the widget says so (or not) and offers votes.
     script = WIDGET_FILE.read_text(encoding="utf-8").replace(

@@ -5,7 +5,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fastapi import FastAPI
@@ -13,6 +13,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from app.engine.guide import Guide
 from app.insights.recording import Recorder
+from app.insights.store import InteractionStore
+from app.lti.routes import LtiTool, mount_lti
 from app.web.lessons import contents_page, indexed_lesson_page, lesson_page, resolve_course_file
 from core.store import IndexUnusableError
 from ingest.loaders import BadFileError
@@ -32,6 +34,7 @@ def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     from app.web.learner import LearnerCookieMiddleware
 
     recorder = recorder or Recorder(guide.settings)
+    lti = LtiTool(guide, lti_store(recorder))
 
     api = FastAPI(title="Course Guide", docs_url=None, redoc_url=None)
 
@@ -61,11 +64,29 @@ def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
         except BadFileError as err:
             return from_the_index(str(err))
 
-    mount_api(api, guide, recorder)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
+    mount_api(api, guide, recorder, lti)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
+    mount_lti(api, guide, lti)
     mount_instructor(api, guide, recorder)
     if recorder.enabled:
         api.add_middleware(LearnerCookieMiddleware, merge=lambda source, target: merge_learners(recorder, source, target))
     return gr.mount_gradio_app(api, build_chat(guide, recorder), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
+
+
+def lti_store(recorder: Recorder) -> Callable[[], InteractionStore]:
+    """The store LTI keeps its registrations, keys, logins and grades in: the recorder's, or the same database opened
+    on its own when recording is off (LTI still needs it)."""
+    own: list[InteractionStore] = []
+    lock = threading.Lock()
+
+    def store() -> InteractionStore:
+        if recorder.enabled:
+            return recorder.store()
+        with lock:
+            if not own:
+                own.append(InteractionStore.open(recorder.settings))
+            return own[0]
+
+    return store
 
 
 def free_loopback_port() -> int:

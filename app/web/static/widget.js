@@ -2,13 +2,18 @@
    panel, in a Shadow DOM, that streams answers from the guide's /api/ask/stream and links every citation.
    Answer and source text only ever reaches the page through textContent, never as HTML.
    Each answer has Helpful / Not helpful buttons (words, no emoji) that post to /api/feedback; the learner is an opaque
-   random id kept in localStorage (in memory where storage is blocked), never a name. */
+   random id kept in localStorage (in memory where storage is blocked), never a name.
+   Launched from a course platform (LTI), the page gives data-launch: a signed launch token sent with every call as the
+   X-Course-Guide-Launch header; the server then knows the learner, and the widget uses no storage at all. */
 (() => {
   "use strict";
   const script = document.currentScript;
   if (!script || window.courseGuideWidget) return;
   const guide = new URL(script.src, location.href).origin;
   const lesson = script.dataset.lesson || null;
+  const launch = script.dataset.launch || null; // an LTI launch: the page's own token, no cookies, no storage
+  const inline = script.dataset.open === "true";
+  const headers = (extra = {}) => launch ? { ...extra, "X-Course-Guide-Launch": launch } : extra;
   const storeKey = "course-guide:" + guide;
   const MAX_TURNS = 20;
   const RECORDING = true; // the guide's COURSE_GUIDE_RECORD_INTERACTIONS, written in when it serves this file
@@ -23,6 +28,7 @@
   const learnerKey = "course-guide:learner:" + guide;
   const LEARNER_ID = /^[A-Za-z0-9_-]{16,64}$/;
   let learner = (() => {
+    if (launch) return "launch"; // the server reads the learner from the launch token
     try {
       const kept = window.localStorage.getItem(learnerKey);
       if (kept && LEARNER_ID.test(kept)) return kept;
@@ -35,7 +41,7 @@
   })();
   // The chat knows this browser by the guide's own cookie. On a page of the same site the browser sends it with this
   // call and the widget takes the chat's id, so both show one progress; elsewhere the cookie is blocked and the id stays.
-  const learnerReady = !RECORDING ? Promise.resolve() : fetch(guide + "/api/learner", {
+  const learnerReady = !RECORDING || launch ? Promise.resolve() : fetch(guide + "/api/learner", {
     method: "POST", credentials: "include", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ learner }),
   }).then((r) => (r.ok ? r.json() : null)).then((data) => {
     if (data && LEARNER_ID.test(data.learner || "") && data.learner !== learner) {
@@ -46,6 +52,7 @@
 
   // sessionStorage keeps the conversation across pages of the course; some browsers block it in some contexts.
   const storage = (() => {
+    if (launch) return null;
     try {
       const s = window.sessionStorage;
       s.setItem(storeKey + ":probe", "1");
@@ -132,6 +139,8 @@ form button:disabled { opacity: .6; cursor: wait; }
 .quiz input { font: inherit; width: 100%; box-sizing: border-box; padding: 4px 6px; margin: 6px 0; }
 .quiz .correct { color: #065f46; } .quiz .wrong, .quiz .partly { color: #92400e; }
 .quiz table { border-collapse: collapse; width: 100%; font-size: 13px; } .quiz td, .quiz th { border-bottom: 1px solid #e5e7eb; padding: 3px 4px; text-align: left; }
+.root.inline .panel { position: static; width: auto; height: calc(100vh - 120px); min-height: 420px; box-shadow: none; }
+.root.inline .launcher, .root.inline header .close { display: none; }
 @media (max-width: 480px) {
   .panel { right: 0; bottom: 0; width: 100vw; height: 100dvh; border-radius: 0; border: 0; }
   .launcher { right: 12px; bottom: 12px; }
@@ -152,7 +161,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   const style = el("style", { text: CSS });
   const launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "cg-panel", text: "Ask the course" });
   const log = el("div", { class: "log", role: "log", "aria-live": "polite" });
-  const close = el("button", { type: "button", "aria-label": "Close the Course Guide", text: "✕" });
+  const close = el("button", { type: "button", class: "close", "aria-label": "Close the Course Guide", text: "✕" });
   const clear = el("button", { type: "button", "aria-label": "Start a new conversation", text: "New" });
   const quizButton = el("button", { type: "button", class: "quiz-me", text: "Quiz me" });
   const progressButton = el("button", { type: "button", class: "your-progress", text: "Your progress" });
@@ -166,7 +175,7 @@ form button:disabled { opacity: .6; cursor: wait; }
     el("header", {}, el("h2", { text: "Course Guide" }), clear, close),
     el("nav", { class: "quiz-bar", "aria-label": "Quiz" }, quizButton, RECORDING ? progressButton : "", dueLine), quizBox, log, form);
   if (RECORDING) panel.append(el("p", { class: "privacy", text: PRIVACY }));
-  shadow.append(style, el("div", { class: "root" }, launcher, panel));
+  shadow.append(style, el("div", { class: inline ? "root inline" : "root" }, launcher, panel));
 
   // The API neutralises course markup in answers ("<" of a tag as "&lt;"); shown as text, it reads as written.
   const asText = (answer) => String(answer || "").replace(/&lt;/g, "<");
@@ -241,7 +250,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   async function sendVote(turn, helpful, comment) {
     const response = await fetch(guide + "/api/feedback", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(comment ? { answer_id: turn.answerId, helpful, comment } : { answer_id: turn.answerId, helpful }),
     });
     if (!response.ok) {
@@ -341,7 +350,7 @@ form button:disabled { opacity: .6; cursor: wait; }
     try {
       response = await fetch(guide + "/api/ask/stream", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: headers({ "Content-Type": "application/json" }),
         body: JSON.stringify({ question, history, lesson, learner, channel: "widget" }),
       });
     } catch (e) {
@@ -388,7 +397,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   async function post(path, body) {
     await learnerReady;
     if ("learner" in body) body = { ...body, learner }; /* the id as linked, not as it was when the call was made */
-    const response = await fetch(guide + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const response = await fetch(guide + path, { method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body) });
     const data = await response.json();
     if (!response.ok) throw new Error(data.error || `The Course Guide answered with an error (${response.status}).`);
     return data;
@@ -397,7 +406,7 @@ form button:disabled { opacity: .6; cursor: wait; }
     if (!RECORDING) return null;
     await learnerReady;
     try {
-      const response = await fetch(`${guide}/api/progress?learner=${encodeURIComponent(learner)}`, { cache: "no-store" });
+      const response = await fetch(`${guide}/api/progress?learner=${encodeURIComponent(learner)}`, { cache: "no-store", headers: headers() });
       const data = await response.json();
       dueLine.textContent = dueText(data.due || 0);
       return data;
@@ -419,6 +428,7 @@ form button:disabled { opacity: .6; cursor: wait; }
     if (data.finished || !data.question) {
       quizSession = null;
       quizBox.append(el("p", { class: "summary", text: `Quiz over: ${data.score} of ${data.answered} right.` }));
+      if (data.grade) quizBox.append(el("p", { class: "grade", text: data.grade === "queued" ? "Your score is being sent to your course's gradebook." : "Your score for this quiz was already sent to your course's gradebook." }));
       refreshDue();
       quizButton.focus();
       return;
@@ -476,7 +486,7 @@ form button:disabled { opacity: .6; cursor: wait; }
       quizBox.append(table, el("p", { class: "due-summary", text: dueText(data.due) }));
     }
     // The link carries this id to the guide's own page, where the chat then knows the same learner on any site.
-    quizBox.append(el("p", { class: "full-chat" }, link(`${guide}/?learner=${encodeURIComponent(learner)}`, "Open your progress in the full chat")));
+    if (!launch) quizBox.append(el("p", { class: "full-chat" }, link(`${guide}/?learner=${encodeURIComponent(learner)}`, "Open your progress in the full chat")));
     title.focus();
   }
   quizButton.addEventListener("click", startQuiz);
@@ -493,7 +503,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   launcher.addEventListener("click", () => setOpen(panel.hidden));
   close.addEventListener("click", () => setOpen(false));
   clear.addEventListener("click", () => { turns = []; save(); renderConversation(); input.focus(); });
-  shadow.addEventListener("keydown", (event) => { if (event.key === "Escape" && !panel.hidden) setOpen(false); });
+  shadow.addEventListener("keydown", (event) => { if (event.key === "Escape" && !panel.hidden && !inline) setOpen(false); });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
   });
@@ -515,5 +525,6 @@ form button:disabled { opacity: .6; cursor: wait; }
 
   renderConversation();
   document.body.append(host);
+  if (inline) { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); }
   window.courseGuideWidget = { open: () => setOpen(true), close: () => setOpen(false) };
 })();
