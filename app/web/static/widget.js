@@ -420,7 +420,10 @@ form button:disabled { opacity: .6; cursor: wait; }
     if (data.feedback) {
       const f = data.feedback;
       quizFeedback.textContent = "";
-      quizFeedback.append(el("p", { class: f.verdict, text: `${f.verdict === "correct" ? "Correct." : f.verdict === "partly" ? "Partly right." : "Not quite."} ${f.reason}` }),
+      // The grader's reason may open with the verdict itself ("Correct: ..."); say the verdict once.
+      const reason = f.reason.replace(/^(correct|partly right|not quite)[.:]\s*/i, "");
+      const said = `${f.verdict === "correct" ? "Correct." : f.verdict === "partly" ? "Partly right." : "Not quite."} ${reason.charAt(0).toUpperCase()}${reason.slice(1)}`;
+      quizFeedback.append(el("p", { class: f.verdict, text: said.trim() }),
         el("p", { text: `Answer: ${f.answer}` }));
       if (f.reread && f.reread.path) quizFeedback.append(el("p", {}, document.createTextNode("Reread: "), link(guide + f.reread.path, f.reread.label)));
     } else quizFeedback.textContent = "";
