@@ -14,9 +14,16 @@ from app.cli.common import db_option, guide_for, json_option, make_settings
 from app.quiz.formats import EXPORT_FORMATS, IMPORT_FORMATS, FormatError, export_bank, guess_format, parse_bank
 from app.quiz.formats.quiz_file import ImportProblem, quiz_file
 from core.store import IndexUnusableError
+from core.types import Chunk
 from ingest.quizzes import QUIZ_FOLDER, QUIZ_SUFFIXES
 
 force_option = click.option("--force", is_flag=True, help="Replace --out if it exists.")
+
+
+def _db_dir(db_dir: Path | None) -> Path | None:
+    """This subcommand's --db, else the one given to `quiz` before it (`course-guide quiz --db DIR export ...`)."""
+    parent = click.get_current_context().parent
+    return db_dir or (parent.params.get("db_dir") if parent is not None else None)
 
 
 def _refuse_overwrite(out: Path, force: bool) -> None:
@@ -51,7 +58,7 @@ def export_bank_command(db_dir: Path | None, fmt: str, out: Path, force: bool, a
     from app.quiz.bank import course_items
 
     _refuse_overwrite(out, force)
-    settings = make_settings(db_dir=db_dir)
+    settings = make_settings(db_dir=_db_dir(db_dir))
     guide = guide_for(settings)
     try:
         items = list(course_items(guide).values())
@@ -121,12 +128,16 @@ def import_bank_command(file: Path, fmt: str | None, lesson: str | None, out: Pa
         raise click.ClickException(f"{file} {err}" if str(err).startswith("is ") else f"{file}: {err}") from None
     if not bank.items and not bank.skipped:
         raise click.ClickException(f"{file} has no questions in {fmt} format; check the file, or pass the right --format.")
-    settings = make_settings(db_dir=db_dir)
+    settings = make_settings(db_dir=_db_dir(db_dir))
     try:
         reader = IndexReader(open_store(settings))
-        reader.refresh()
-        chunks_by_source: dict[str, list] = {}
-        for chunk in reader.chunks():
+        try:
+            reader.refresh()
+            chunks = reader.chunks()
+        finally:
+            reader.close()
+        chunks_by_source: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
             chunks_by_source.setdefault(chunk.source, []).append(chunk)
         result = quiz_file(bank, chunks_by_source, lesson, _ids_in_other_quiz_files(out))
     except IndexUnusableError as err:
