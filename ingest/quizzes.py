@@ -116,7 +116,7 @@ class QuizFileItem(BaseModel):
         return self
 
 
-def _section_chunks(chunks: list[Chunk], section: str) -> list[Chunk]:
+def section_chunks(chunks: list[Chunk], section: str) -> list[Chunk]:
     """Chunks of the section a heading names: the section path itself, its last heading, or any heading on its path."""
     wanted = section.strip().lower()
     exact = [c for c in chunks if c.section.lower() == wanted or c.section.lower().split(SECTION_SEPARATOR.lower())[-1] == wanted]
@@ -144,7 +144,7 @@ def _item(raw: Any, chunks_by_source: dict[str, list[Chunk]], seen: set[str]) ->
     lesson, section = written.lesson, written.section
     if lesson not in chunks_by_source:
         raise _Invalid(f"lesson '{lesson}' is not in the index; name a lesson file relative to the course folder")
-    in_section = _section_chunks(chunks_by_source[lesson], section)
+    in_section = section_chunks(chunks_by_source[lesson], section)
     if not in_section:
         raise _Invalid(f"lesson '{lesson}' has no section '{section}'; use one of its headings")
     chunk = best_chunk(in_section, f"{written.question} {written.answer} {written.explanation}")

@@ -1,4 +1,5 @@
-"""`course-guide quiz`: print quiz items, or grade replies given as JSON lines."""
+"""`course-guide quiz`: print quiz items, or grade replies given as JSON lines; its `export` and `import` subcommands
+(app/cli/quiz_bank.py) move the item bank to and from other platforms' formats."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 from pydantic import BaseModel, ConfigDict, StrictStr
 
+from app.cli import quiz_bank
 from app.cli.common import db_option, guide_for, json_option, make_settings
 from core.files import json_lines, parse_line
 from core.quiz import CHOICE_LETTERS
@@ -22,15 +24,20 @@ class GradeLine(BaseModel):
     reply: StrictStr
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @db_option
 @click.option("--topic", help="Only items on this topic, e.g. 'model monitoring' (default: a mix of every lesson).")
 @click.option("--n", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many items.")
 @click.option("--grade", "grade_stdin", is_flag=True,
               help="Grade replies instead: read {item_id, reply} JSON lines on stdin, write one grade JSON line each.")
 @json_option
-def quiz(db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, as_json: bool) -> None:
-    """Print quiz items (instructor-written and generated from the course), or grade replies with --grade."""
+@click.pass_context
+def quiz(ctx: click.Context, db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, as_json: bool) -> None:
+    """Print quiz items (instructor-written and generated from the course), or grade replies with --grade.
+
+    `quiz export` and `quiz import` move the item bank to and from Canvas, Moodle and other platforms."""
+    if ctx.invoked_subcommand is not None:
+        return
     from app.quiz.bank import QuizError, course_items, quiz_items_for
     from app.quiz.grading import grade_reply
 
@@ -62,3 +69,7 @@ def quiz(db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, 
         for letter, choice in zip(CHOICE_LETTERS, item.choices if item.type == "multiple_choice" else []):
             click.echo(f"     {letter}. {choice}")
         click.echo(f"   answer: {item.answer}\n   source: {item.source} > {item.section.split(' > ')[-1]}  ({item.id})")
+
+
+quiz.add_command(quiz_bank.export_bank_command)
+quiz.add_command(quiz_bank.import_bank_command)
