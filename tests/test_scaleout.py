@@ -96,7 +96,7 @@ def replicas(tmp_path_factory, chroma_server, redis_server, postgres_server, emb
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
         for url, process in zip(urls, processes):
-            wait_until_up(url + "/api/health", process, f"serve on {url}")
+            wait_until_up(url + "/api/health", process, f"serve on {url}", timeout=600)  # model loads: slow on a busy machine
         yield settings, urls, store_url
     finally:
         for process in processes:
@@ -194,3 +194,13 @@ def test_while_redis_is_down_the_servers_answer_and_health_says_the_limit_is_not
     finally:
         redis_server.start()
     assert httpx.get(a + "/api/health").json()["rate_limits"]["shared"] is True, "shared again once Redis answers"
+
+
+def test_serve_refuses_several_workers_with_the_chat_in_one_line():
+    from click.testing import CliRunner
+
+    from app.cli.main import main
+
+    result = CliRunner().invoke(main, ["serve", "--workers", "2"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Add --no-chat" in result.output and "sticky sessions" in result.output
