@@ -155,7 +155,7 @@ def _serving(db_dir: Path, workers: int, redis_url: str | None, log_dir: Path) -
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900  # each worker loads the model: minutes on a busy machine
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start: {(log_dir / 'serve.log').read_text()[-2000:]}")
