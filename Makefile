@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 # The interaction store's tests start Debian's PostgreSQL themselves (tests/conftest.py); its initdb lives under a versioned folder.
 POSTGRES_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: run test test-fast lint bench soak postgres
+.PHONY: run test test-fast lint bench soak postgres redis
 
 # torch goes in first, from the local CPU wheel; the constraint then keeps every later install from
 # replacing it with a CUDA build and several GB of CUDA packages.
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint $(CHROMIUM) postgres
+test: lint $(CHROMIUM) postgres redis
 	$(VENV)/bin/pytest
 
 # Logic only, with the hashing fake embedder: no model load, no browser (a few seconds).
@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) -m eval.bench_api
 	$(PY) -m eval.bench_insights
 	$(PY) -m eval.bench_progress
+	$(PY) -m eval.bench_load
 
 # A running server through 300 publishes: descriptors, threads, memory and disk from /proc, before and after.
 soak: $(STAMP)
@@ -55,3 +56,8 @@ $(CHROMIUM):
 postgres:
 	@test -n "$(POSTGRES_INITDB)" || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; }
+
+# Shared rate limits across replicas live in Redis; tests/test_scaleout.py starts its own redis-server on a free port.
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
         "comma-separated or a JSON list. Localhost and 127.0.0.1, any port, are always allowed.",
     )
     rate_limit_per_minute: int = Field(60, ge=1, description="API requests per minute allowed to one client address.")
+    redis_url: str | None = Field(
+        None, description="Redis URL (redis://host:6379/0) where every worker and replica counts the rate limit together; "
+        "unset: each process counts its own.",
+    )
     chroma_host: str | None = Field(None, description="Host of a Chroma server (`chroma run`) holding the index; default: the index folder.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Port of the Chroma server.")
 

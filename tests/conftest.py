@@ -8,8 +8,10 @@ use_offline_environment()
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -240,3 +242,105 @@ def store_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'interactions.sqlite3'}"
     return new_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+# --- real servers as child processes: `chroma run`, Debian's redis-server, `course-guide serve`.
+
+BIN = Path(sys.executable).parent
+
+
+def wait_until_up(url: str, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}; see {process.args[-1]}.log in the test's folder")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not come up at {url}")
+
+
+def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """A server process whose output goes to a file in `cwd` (a pipe nobody reads would fill up and stall it)."""
+    with open(cwd / f"{args[-1]}.log", "w") as log:
+        return subprocess.Popen(args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], cwd: Path, health_url: str, what: str):
+    process = start(args, env, cwd)
+    try:
+        wait_until_up(health_url, process, what)
+        yield process
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` on a free loopback port, storing in a temp folder."""
+    from core.settings import OFFLINE_ENVIRONMENT
+
+    port = free_port()
+    env = {**os.environ, **OFFLINE_ENVIRONMENT}
+    args = [str(BIN / "chroma"), "run", "--path", str(tmp_path_factory.mktemp("chroma")), "--host", "127.0.0.1", "--port", str(port)]
+    with running(args, env, tmp_path_factory.mktemp("chroma-cwd"), f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run"):
+        yield "127.0.0.1", port
+
+
+class RedisServer:
+    """Debian's redis-server on a free loopback port, in memory only; `stop()` and `start()` make an outage."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import socket
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run `make test`, which installs Debian's redis-server package.")
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"redis-server exited with {self.process.returncode}: {(self.folder / 'redis.log').read_text()[-2000:]}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        pytest.fail(f"redis-server did not listen on 127.0.0.1:{self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A real redis-server for the module's tests (`--save '' --appendonly no`: nothing on disk)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -4,11 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,55 +17,9 @@ from core.index import IndexReader, open_store
 from core.settings import OFFLINE_ENVIRONMENT, Settings
 from core.store import IndexUnusableError
 from ingest.pipeline import IngestError
-from tests.conftest import free_port
+from tests.conftest import BIN, free_port, running, start, wait_until_up
 
-BIN = Path(sys.executable).parent
 QUESTIONS = ["What is a refractor?", "How do stars form?", "What is a reflector telescope?", "What are spiral galaxies?"]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}; see {process.args[-1]}.log in the test's folder")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{what} did not come up at {url}")
-
-
-def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    """A server process whose output goes to a file in `cwd` (a pipe nobody reads would fill up and stall it)."""
-    with open(cwd / f"{args[-1]}.log", "w") as log:
-        return subprocess.Popen(args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-
-
-@contextmanager
-def running(args: list[str], env: dict[str, str], cwd: Path, health_url: str, what: str):
-    process = start(args, env, cwd)
-    try:
-        wait_until_up(health_url, process, what)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
-    """A real `chroma run` on a free loopback port, storing in a temp folder."""
-    port = free_port()
-    env = {**os.environ, **OFFLINE_ENVIRONMENT}
-    args = [str(BIN / "chroma"), "run", "--path", str(tmp_path_factory.mktemp("chroma")), "--host", "127.0.0.1", "--port", str(port)]
-    with running(args, env, tmp_path_factory.mktemp("chroma-cwd"), f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run"):
-        yield "127.0.0.1", port
 
 
 @pytest.fixture(scope="module")

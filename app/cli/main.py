@@ -21,3 +21,7 @@ main.add_command(quiz.quiz)
 main.add_command(insights.insights)
 main.add_command(lti.lti)
 main.add_command(eval_group)
+
+
+if __name__ == "__main__":  # `python -m app.cli.main`, e.g. from a checkout without the console script
+    main()

@@ -40,6 +40,7 @@ from app.web.security import (
     OriginGateMiddleware,
     OriginPolicy,
     RateLimitMiddleware,
+    RateLimits,
 )
 from core.store import IndexUnusableError
 from core.text import neutralise_html
@@ -291,6 +292,7 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
         except (UnknownLessonError, IndexUnusableError):
             return lesson
     AskRequest = ask_request_model(settings.max_question_chars)
+    rate_limits = RateLimits(settings.rate_limit_per_minute, settings.redis_url)
     api = FastAPI(
         title="Course Guide API",
         version="1",
@@ -524,6 +526,7 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
             "generation": manifest.generation,
             "store": guide.index.store.describe(),
             "recording": recording,
+            "rate_limits": rate_limits.health(),
         })
 
     @api.get("/sources", summary="The course documents the index holds")
@@ -555,7 +558,7 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
 
     policy = OriginPolicy(settings.allowed_origins)
     # Added innermost first: the origin gate runs first, then CORS (so 429s carry CORS headers), then the limit.
-    api.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, exempt=("/health", "/openapi.json", "/docs"))
+    api.add_middleware(RateLimitMiddleware, limits=rate_limits, exempt=("/health", "/openapi.json", "/docs"))
     api.add_middleware(
         CORSMiddleware,
         allow_origins=sorted(policy.allowed),

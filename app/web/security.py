@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+import threading
 import time
 from urllib.parse import urlsplit
 
 from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("course_guide")
 
 # Pages served from the developer's own machine may always embed the guide, whatever their port.
 _DEVELOPMENT_ORIGIN = re.compile(r"https?://(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?")
@@ -95,17 +102,109 @@ class FrameAncestorsMiddleware:
         await self.app(scope, receive, send_with_policy)
 
 
-class RateLimitMiddleware:
-    """At most `per_minute` requests per client address in any sliding minute, else 429 with Retry-After.
+class RateLimits:
+    """Requests per client address in any sliding minute: counted in Redis when `redis_url` is set, so every worker
+    and replica shares one count per client, else in this process (one machine, one process: the default).
 
-    A moving window from the `limits` library (the engine behind slowapi): a fixed window would let a client
-    send twice the limit across a minute boundary. Counts live in this process, so each replica limits on its
-    own. Paths in `exempt` (health checks, the API description) and CORS preflights are not counted."""
+    A moving window from the `limits` library (the engine behind slowapi): a fixed window would let a client send
+    twice the limit across a minute boundary. When Redis cannot be reached the limit is not lifted and no request
+    fails: counting falls back to this process (as with no Redis, each process then limits on its own), a warning
+    is logged once per outage, /api/health says `"shared": false`, and Redis is tried again every `retry_s`."""
 
-    def __init__(self, app: ASGIApp, per_minute: int, exempt: tuple[str, ...] = ()):
-        self.app = app
+    def __init__(self, per_minute: int, redis_url: str | None = None, retry_s: float = 5.0):
         self.item = RateLimitItemPerMinute(per_minute)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.redis_url = redis_url
+        self.shared: MovingWindowRateLimiter | None = None
+        self.redis: RedisStorage | None = None
+        if redis_url:
+            # Short timeouts and one immediate retry (a pooled connection that a Redis restart closed): redis-py's default
+            # of 3 retries with backoff from 1 s would hold a request for seconds while Redis is down.
+            self.redis = RedisStorage(redis_url, wrap_exceptions=True, socket_connect_timeout=0.5, socket_timeout=0.5,
+                                      retry=Retry(NoBackoff(), 1))  # type: ignore[arg-type]  # passed on to redis.Redis
+            self.shared = MovingWindowRateLimiter(self.redis)
+        self.retry_s = retry_s
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._error = ""
+        self._lock = threading.Lock()
+
+    def where(self) -> str:
+        """Where the counts live, for /api/health: 'redis://host:port/db' without any password, or 'this process'."""
+        if not self.redis_url:
+            return "this process"
+        parts = urlsplit(self.redis_url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+    def hit(self, client: str) -> int | None:
+        """Count one request from `client`; None if it may go on, else the seconds until it may (Retry-After)."""
+        limiter = self._limiter_now()
+        try:
+            retry_after = self._count(limiter, client)
+        except StorageError as err:
+            self._redis_failed(err)
+            return self._count(self.local, client)
+        if limiter is self.shared:
+            self._redis_back()
+        return retry_after
+
+    def _count(self, limiter: MovingWindowRateLimiter, client: str) -> int | None:
+        if limiter.hit(self.item, client):
+            return None
+        reset = limiter.get_window_stats(self.item, client).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def _limiter_now(self) -> MovingWindowRateLimiter:
+        if self.shared is None:
+            return self.local
+        with self._lock:
+            return self.local if self._down_since is not None and time.monotonic() < self._retry_at else self.shared
+
+    def _redis_failed(self, err: StorageError) -> None:
+        with self._lock:
+            first = self._down_since is None
+            if first:
+                self._down_since = time.monotonic()
+            self._retry_at = time.monotonic() + self.retry_s
+            self._error = str(err.storage_error) or type(err.storage_error).__name__
+        if first:
+            log.warning("rate limits: Redis at %s is unreachable (%s); counting in this process until it is back, "
+                        "so each process limits on its own meanwhile", self.where(), self._error)
+
+    def _redis_back(self) -> None:
+        with self._lock:
+            if self._down_since is None:
+                return
+            seconds = time.monotonic() - self._down_since
+            self._down_since = None
+        log.warning("rate limits: Redis at %s is back after %.0f s; counts are shared again", self.where(), seconds)
+
+    def health(self) -> dict:
+        """What /api/health says about the limit: where it is counted and whether it is shared right now."""
+        state: dict = {"per_minute": self.item.amount, "counted_in": self.where(), "shared": False}
+        if self.redis is None:
+            return state
+        # A ping, so the health check sees an outage even when no request has met it yet.
+        if self.redis.check():
+            self._redis_back()
+        else:
+            self._redis_failed(StorageError(ConnectionError("no answer to PING")))
+        with self._lock:
+            down = self._down_since is not None
+            error = self._error
+        if down:
+            return {**state, "counted_in": "this process (Redis unreachable)", "redis": self.where(), "error": error}
+        return {**state, "shared": True}
+
+
+class RateLimitMiddleware:
+    """At most the limit's requests per client address in any sliding minute, else 429 with Retry-After.
+
+    Paths in `exempt` (health checks, the API description) and CORS preflights are not counted."""
+
+    def __init__(self, app: ASGIApp, limits: RateLimits, exempt: tuple[str, ...] = ()):
+        self.app = app
+        self.limits = limits
         self.exempt = exempt
 
     def _path(self, scope: Scope) -> str:
@@ -118,13 +217,13 @@ class RateLimitMiddleware:
             return
         # Behind a reverse proxy, uvicorn has already put the forwarded client address here (FORWARDED_ALLOW_IPS).
         client = scope["client"][0] if scope.get("client") else "unknown"
-        if not self.limiter.hit(self.item, client):
-            reset = self.limiter.get_window_stats(self.item, client).reset_time
-            retry_after = max(1, math.ceil(reset - time.time()))
+        # A Redis round trip on loopback is well under a millisecond; the timeouts above bound a Redis that hangs.
+        retry_after = self.limits.hit(client)
+        if retry_after is not None:
             await send_json_error(
                 send,
                 429,
-                f"Too many questions from this address: the limit is {self.item.amount} per minute. Try again in {retry_after} s.",
+                f"Too many questions from this address: the limit is {self.limits.item.amount} per minute. Try again in {retry_after} s.",
                 {"Retry-After": str(retry_after)},
             )
             return

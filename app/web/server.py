@@ -21,15 +21,17 @@ from ingest.loaders import BadFileError
 
 log = logging.getLogger("course_guide")
 
-def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
+NO_CHAT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Course Guide</title></head><body>
+<h1>Course Guide</h1><p>This server answers through its API and the course-page widget; the chat page is not served here.
+See <a href="/api/docs">the API</a> and <a href="/course/">the course documents</a>.</p></body></html>"""
+
+def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = True) -> FastAPI:
     """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model.
 
-    `recorder` records the chat's, the widget's and the API's answers (default: one for the guide's settings)."""
-    import gradio as gr
-
+    `recorder` records the chat's, the widget's and the API's answers (default: one for the guide's settings).
+    `chat=False` leaves the Gradio chat out (`serve --workers N --no-chat`): `/` then says where the API is."""
     from app.insights.progress import merge_learners
     from app.web.api import mount_api
-    from app.web.chat import CHAT_CSS, build_chat
     from app.web.instructor import mount_instructor
     from app.web.learner import LearnerCookieMiddleware
 
@@ -69,6 +71,16 @@ def create_app(guide: Guide, recorder: Recorder | None = None) -> FastAPI:
     mount_instructor(api, guide, recorder)
     if recorder.enabled:
         api.add_middleware(LearnerCookieMiddleware, merge=lambda source, target: merge_learners(recorder, source, target))
+    if not chat:
+        @api.get("/", include_in_schema=False)
+        def no_chat() -> HTMLResponse:
+            return HTMLResponse(NO_CHAT_PAGE)
+
+        return api
+    import gradio as gr
+
+    from app.web.chat import CHAT_CSS, build_chat
+
     return gr.mount_gradio_app(api, build_chat(guide, recorder), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
 
 
