@@ -124,3 +124,62 @@ def test_sentence_vectors_are_encoded_once_per_chunk_in_one_batch_with_the_quest
     ]
     assert [len(x) for x in first] == [len(x) for x in again] == [2, 1]
     assert first[0][1] > first[0][0]  # "Forests average trees." is the closer sentence to a question on forests
+
+
+ENSEMBLES = (
+    "Many trees can be combined into one model. Each tree sees a different sample of the rows.\n\n"
+    "- **Bagging**: trees are trained on bootstrap samples and their votes are averaged.\n"
+    "- **Boosting**: trees are trained one after another, each fixing the errors of the last.\n"
+    "- **Stacking**: a second model learns how to weigh the predictions of the first ones.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What are the main ensemble methods?", "What kinds of ensembles are there?", "What are the benefits of each ensemble?"],
+    ids=["what-are-the-main", "what-kinds-of", "benefits"],
+)
+def test_a_question_asking_for_a_set_is_answered_with_the_whole_list(question):
+    assert asked_type(question) == "list"
+    one = Settings(max_answer_sentences=1)  # the list is one answer, however many items it has
+    answer = extractive_answer(question, [_hit(ENSEMBLES, section="Trees > Ensembles")], {}, one)
+    # All three items, in reading order, not the closest item alone nor the prose around the list.
+    assert answer.answer.startswith("- **Bagging**"), answer.answer
+    assert "**Boosting**" in answer.answer and "**Stacking**" in answer.answer
+    assert "Each tree sees" not in answer.answer
+
+
+def test_a_list_with_a_lead_in_is_quoted_from_its_lead_in():
+    passage = (
+        "Versioning the training data is the practice of recording which state of a dataset a model used.\n\n"
+        "Versioning data gives you:\n\n"
+        "- **Reproducibility**: the same code on the same data version gives the same model.\n"
+        "- **Rollback**: after a bad batch you can go back to the last good version.\n"
+    )
+    answer = extractive_answer("What are the benefits of versioning data?", [_hit(passage, section="Data > Why version")], {}, SETTINGS)
+    assert answer.answer.startswith("Versioning data gives you: [1]"), answer.answer
+    assert "**Reproducibility**" in answer.answer and "**Rollback**" in answer.answer
+
+
+def test_a_sentence_about_the_lesson_itself_loses_to_one_from_its_content():
+    passage = (
+        "This lesson explains when gradient boosting is preferred over random forests. "
+        "Gradient boosting is preferred over random forests when the data is tabular and carefully tuned."
+    )
+    one = Settings(max_answer_sentences=1)
+    # Both hold every word of the question, and the signpost comes first, so it would win a tie.
+    answer = extractive_answer("When is gradient boosting preferred over random forests?", [_hit(passage)], {}, one)
+    assert answer.answer == "Gradient boosting is preferred over random forests when the data is tabular and carefully tuned. [1]"
+    # Asked where it is covered, the signpost is no worse than any other sentence.
+    located = extractive_answer("Which lesson covers gradient boosting?", [_hit(passage)], {}, one)
+    assert located.answer.startswith("The lesson \u201cTrees\u201d covers this")
+
+
+def test_further_sentences_close_to_the_best_one_are_quoted_too():
+    passage = (
+        "Random forests average many deep trees trained on bootstrap samples. "
+        "Averaging deep trees lowers the variance of a single tree. "
+        "Forests rarely overfit when more trees are added."
+    )
+    answer = extractive_answer("How do random forests average trees?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer.count("[1]") >= 2, answer.answer
