@@ -1,4 +1,6 @@
-"""`make bench` retrieval table: BM25, dense, hybrid fusions and a plain LangChain RAG baseline on the dev set, plus refusal and latency."""
+"""`make bench` retrieval table: BM25, dense, hybrid fusions and a plain LangChain RAG baseline on the dev set, plus refusal and latency.
+
+`--dataset FILE --corpus DIR` runs the same table on another course, e.g. the held-out one in eval/datasets/heldout_webdev/."""
 from __future__ import annotations
 
 from core.settings import use_offline_environment
@@ -14,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "eval" / "datasets" / "dev.jsonl"
+SHIPPED_CORPUS = ROOT / "corpus"
 # The baseline a user would write from the LangChain docs: 1000-character chunks, 200 overlap, top 4.
 BASELINE_CHUNK_CHARS, BASELINE_OVERLAP, BASELINE_K = 1000, 200, 4
 # A baseline chunk counts as a gold passage when it holds one of the gold section's sentences of at least this many words.
@@ -117,8 +120,12 @@ def _baseline_rankings(guide, cases, corpus: Path, workdir: Path) -> list[list[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", type=Path, default=DEV_SET)
+    parser.add_argument("--dataset", type=Path, default=DEV_SET, help="JSONL dataset [default: the dev set]")
+    parser.add_argument("--corpus", type=Path, default=SHIPPED_CORPUS,
+                        help="course folder the dataset's sources come from [default: the shipped corpus/]")
     args = parser.parse_args()
+    if not args.corpus.is_dir():
+        parser.error(f"no course folder at {args.corpus}; pass --corpus with the folder of the dataset's lessons")
 
     from app.engine.answer import answer_question, prepare_question
     from app.engine.guide import open_guide
@@ -133,7 +140,7 @@ def main() -> None:
     in_scope = [c for c in dataset.cases if c.in_scope and not c.synthetic]
     tmp = Path(tempfile.mkdtemp(prefix="course-guide-bench-retrieval-"))
     try:
-        settings = Settings(corpus_dir=ROOT / "corpus", db_dir=tmp / "index")
+        settings = Settings(corpus_dir=args.corpus, db_dir=tmp / "index")
         embedder = load_embedder()
         ingest_corpus(settings, lambda: embedder, log=lambda _m: None, progress=False)
         guide = open_guide(settings, embedder)
@@ -148,7 +155,8 @@ def main() -> None:
         table = {name: _ranked_metrics(in_scope, _our_rankings(guide, in_scope, config)) for name, config in variants.items()}
         table["LangChain baseline (k=4)"] = _ranked_metrics(in_scope, _baseline_rankings(guide, in_scope, settings.corpus_dir, tmp))
 
-        print(f"\nRetrieval on {args.dataset.name}: {len(in_scope)} in-scope questions (follow-ups made to stand alone first)")
+        print(f"\nRetrieval on {args.dataset.name} over {args.corpus}: {len(in_scope)} in-scope questions "
+              "(follow-ups made to stand alone first)")
         print(f"default: {default.fusion} fusion, dense weight {default.dense_weight}, MMR lambda {default.mmr_lambda}")
         print(f"{'retriever':<30}{'hit@1':>8}{'hit@5':>8}{'MRR':>8}{'nDCG@10':>9}")
         for name, row in table.items():

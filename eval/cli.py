@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from app.cli.common import db_option, guide_for, json_option, make_settings
+from app.cli.common import db_option, guide_for, json_option, load_model, make_settings
 from core.store import IndexUnusableError
 
 if TYPE_CHECKING:
+    from app.engine.guide import Guide
+    from core.settings import Settings
+    from eval.compare import Bar
+    from eval.dataset import Dataset
     from eval.results import EvalResults
 
 
@@ -36,6 +42,9 @@ def _summary_table(results: EvalResults) -> str:
 @click.option("--dataset", "dataset_file", type=click.Path(dir_okay=False, path_type=Path),
               help="JSONL eval dataset (see README, 'Evaluating answers').")
 @db_option
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Course folder to index first, into --db (kept, so a rerun embeds only what changed) "
+                   "or, without --db, into a temporary index removed after the run.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder to write [default: eval/runs/<UTC time>].")
 @click.option("--baseline", "baseline_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -48,29 +57,24 @@ def _summary_table(results: EvalResults) -> str:
               help="Add LLM-judge scores when an LLM endpoint is configured (COURSE_GUIDE_LLM_BASE_URL).")
 @json_option
 @click.pass_context
-def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | None, out_dir: Path | None,
+def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | None, corpus_dir: Path | None, out_dir: Path | None,
                baseline_dir: Path | None, thresholds_file: Path | None, timeout_s: float, judge: bool, as_json: bool) -> None:
     """Score the guide on a dataset of questions: retrieval, key facts, faithfulness, citations and refusals.
 
     Writes results.json, results.csv and report.html to the run folder and prints a summary.
+    With --corpus, the course folder is indexed first (a held-out course, e.g.
+    --dataset eval/datasets/heldout_webdev.jsonl --corpus eval/datasets/heldout_webdev/course).
     Exits 1 when a bar of --thresholds is not met."""
     if ctx.invoked_subcommand is not None:
         return
     if dataset_file is None:
         raise click.UsageError("Missing option '--dataset'. Pass the JSONL file of eval questions, e.g. --dataset eval/datasets/dev.jsonl.")
-    from eval.compare import (
-        ThresholdsError,
-        check_thresholds,
-        compare_runs,
-        load_thresholds,
-    )
+    from eval.compare import ThresholdsError, load_thresholds
     from eval.dataset import DatasetError, load_dataset
-    from eval.harness import default_run_dir, load_results, run_eval, write_results
-    from eval.judge import LLMJudge
-    from eval.report import write_report
-    from eval.results import ThresholdsOutcome
+    from eval.harness import load_results
 
-    settings = make_settings(db_dir=db_dir)
+    if corpus_dir is not None and not corpus_dir.is_dir():
+        raise click.ClickException(f"No course folder at {corpus_dir}. Pass --corpus with the folder of the dataset's lessons.")
     # Everything that can be wrong with the inputs is reported before the slow model load and the run.
     try:
         dataset = load_dataset(dataset_file)
@@ -80,7 +84,39 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
         raise click.ClickException(str(err)) from None
     for problem in dataset.problems:
         click.echo(f"{dataset_file}: skipped {problem}", err=True)
-    guide = guide_for(settings)
+    temporary_index = Path(tempfile.mkdtemp(prefix="course-guide-eval-index-")) if corpus_dir is not None and db_dir is None else None
+    try:
+        settings = make_settings(db_dir=temporary_index or db_dir, corpus_dir=corpus_dir)
+        guide = _indexed_guide(settings) if corpus_dir is not None else guide_for(settings)
+        _run_and_report(ctx, guide, dataset, dataset_file, bars, thresholds_file, baseline, baseline_dir,
+                        out_dir, timeout_s, judge, as_json)
+    finally:
+        if temporary_index is not None:
+            shutil.rmtree(temporary_index, ignore_errors=True)
+
+
+def _indexed_guide(settings: Settings) -> Guide:
+    """Ingest settings.corpus_dir into settings.db_dir, then open the guide on it, loading the model once for both."""
+    from ingest.pipeline import IngestError, ingest_corpus
+
+    embedder = load_model(settings)
+    try:
+        report = ingest_corpus(settings, lambda: embedder, log=lambda message: click.echo(message, err=True))
+    except IngestError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"ingest: {report.summary_line()}", err=True)
+    return guide_for(settings, embedder=embedder)
+
+
+def _run_and_report(ctx: click.Context, guide: Guide, dataset: Dataset, dataset_file: Path, bars: list[Bar] | None,
+                    thresholds_file: Path | None, baseline: EvalResults | None, baseline_dir: Path | None,
+                    out_dir: Path | None, timeout_s: float, judge: bool, as_json: bool) -> None:
+    from eval.compare import check_thresholds, compare_runs
+    from eval.harness import default_run_dir, run_eval, write_results
+    from eval.judge import LLMJudge
+    from eval.report import write_report
+    from eval.results import ThresholdsOutcome
+
     judge_runner = LLMJudge(guide.llm) if judge and guide.llm is not None else None
     progress = None
     if sys.stderr.isatty() and not as_json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,12 +229,42 @@ def test_eval_command_writes_the_run_folder_and_gates_on_thresholds(fixture_guid
     pytest.param(["--dataset", "nowhere.jsonl"], "No dataset file at nowhere.jsonl", id="missing-dataset"),
     pytest.param(["--dataset", str(FIXTURE_SET), "--baseline", "no-such-run"], "No results.json in no-such-run", id="missing-baseline"),
     pytest.param(["--dataset", str(FIXTURE_SET), "--db", "no-such-index"], "No course index in no-such-index", id="missing-index"),
+    pytest.param(["--dataset", str(FIXTURE_SET), "--corpus", "no-such-course"], "No course folder at no-such-course", id="missing-corpus"),
 ])
 def test_eval_command_input_errors_are_one_line(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = _eval(args)
     assert result.exit_code in (1, 2) and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_eval_command_indexes_a_course_folder_first_into_a_temporary_index(embedder, tmp_path, monkeypatch):
+    """--corpus without --db: the fixture course is ingested into a temporary index, scored, and the index removed."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    build_pdf(course / "04-galaxies.pdf", GALAXY_PAGES)
+    result = _eval(["--dataset", str(FIXTURE_SET), "--corpus", str(course), "--out", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "ingest: 4 files; chunks:" in result.stderr and "added" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["metrics"]["hit_at_5"]["value"] == 1.0
+    assert list(scratch.iterdir()) == [], "the temporary index is removed after the run"
+
+
+def test_eval_command_keeps_the_index_it_builds_in_db_and_reuses_it(embedder, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    build_pdf(course / "04-galaxies.pdf", GALAXY_PAGES)
+    db = tmp_path / "index"
+    first = _eval(["--dataset", str(FIXTURE_SET), "--corpus", str(course), "--db", str(db), "--out", str(tmp_path / "run-1")])
+    assert first.exit_code == 0, first.output
+    again = _eval(["--dataset", str(FIXTURE_SET), "--corpus", str(course), "--db", str(db), "--out", str(tmp_path / "run-2")])
+    assert again.exit_code == 0, again.output
+    assert "0 added, 0 updated, 0 removed" in again.stderr
+    assert load_results(tmp_path / "run-1").metrics["hit_at_5"].value == load_results(tmp_path / "run-2").metrics["hit_at_5"].value
 
 
 def test_unknown_threshold_metric_fails_before_the_run(fixture_guide, tmp_path):

@@ -36,12 +36,14 @@ def load_model(settings: Settings) -> TextEmbedder:
         raise click.ClickException(str(err)) from None
 
 
-def guide_for(settings: Settings, *, require_index: bool = True) -> Guide:
-    """The guide every command answers with (app.engine.guide.open_guide); a missing index is reported before the model loads."""
+def guide_for(settings: Settings, *, require_index: bool = True, embedder: TextEmbedder | None = None) -> Guide:
+    """The guide every command answers with (app.engine.guide.open_guide); a missing index is reported before the model loads.
+
+    Pass `embedder` when the command has loaded the model already (eval --corpus ingests first)."""
     from app.engine.guide import open_guide
 
     try:
-        return open_guide(settings, require_index=require_index)
+        return open_guide(settings, embedder, require_index=require_index)
     except (IndexUnusableError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
 
