@@ -28,21 +28,22 @@ def make_settings(**flags: Any) -> Settings:
 
 def load_model(settings: Settings) -> TextEmbedder:
     """The embedding model the settings name, loaded once per process."""
-    from core.model import load_embedder
+    from core.model import EmbedderError, embedder_for
 
     try:
-        return load_embedder(settings.model_path)
-    except FileNotFoundError as err:
+        return embedder_for(settings)
+    except (FileNotFoundError, EmbedderError) as err:
         raise click.ClickException(str(err)) from None
 
 
 def guide_for(settings: Settings, *, require_index: bool = True) -> Guide:
     """The guide every command answers with (app.engine.guide.open_guide); a missing index is reported before the model loads."""
     from app.engine.guide import open_guide
+    from core.model import EmbedderError
 
     try:
         return open_guide(settings, require_index=require_index)
-    except (IndexUnusableError, FileNotFoundError) as err:
+    except (IndexUnusableError, FileNotFoundError, EmbedderError) as err:
         raise click.ClickException(str(err)) from None
 
 
