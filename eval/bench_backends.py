@@ -13,6 +13,7 @@ use_offline_environment()
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -126,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in load_dataset(DEV_SET).cases if c.in_scope and not c.synthetic]
     workdir = Path(tempfile.mkdtemp(prefix="course-guide-bench-backends-"))
     try:
-        rows = [measure(b, threads=args.threads, repeats=args.repeats, workdir=workdir, cases=cases) for b in wanted]
+        rows = []
+        for backend in wanted:
+            rows.append(measure(backend, threads=args.threads, repeats=args.repeats, workdir=workdir, cases=cases))
+            print(f"measured {backend}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)  # a long run shows its progress
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print_table(rows, args.threads, args.repeats, len(cases))

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli.main import main
+from core.local_store import read_manifest
 from core.model import EmbedderError, default_model_path, export_onnx, load_embedder, model_identity
 from core.settings import Settings
-from core.store import read_manifest
 from ingest.pipeline import ingest_corpus
 
 pytestmark = pytest.mark.model  # every test here runs the real model, through torch or ONNX Runtime
