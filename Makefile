@@ -37,6 +37,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m eval.bench
 	$(PY) -m eval.bench_retrieval
+	$(PY) -m eval.bench_backends
 	$(PY) -m eval.bench_quiz
 	$(PY) -m eval.bench_api
 	$(PY) -m eval.bench_insights

@@ -31,6 +31,9 @@ def use_offline_environment() -> None:
 # (see README, "Refusal threshold"); tests/test_answer.py checks they still match.
 CALIBRATED_REFUSAL_THRESHOLD = 0.323
 CALIBRATED_LEXICAL_FLOOR = 0.1
+# What runs the embedding model (see core/model.py); each makes slightly different vectors, so each is its own index config.
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
+EMBED_BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 # What a browser sends as Origin: scheme, host and an optional port, nothing after.
 _ORIGIN = re.compile(r"https?://[^/?#\s]+")
 
@@ -82,6 +85,28 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most questions one `ask -` batch answers; the lines after it get an error line each."
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
+    embed_backend: EmbedBackend = Field(
+        "torch",
+        description="What runs the embedding model: 'torch' (sentence-transformers on PyTorch), 'onnx' (ONNX Runtime) or "
+        "'onnx-int8' (ONNX Runtime, int8-quantized weights); the ONNX files are exported once from the same weights. "
+        "Changing it re-embeds the course.",
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Folder of the exported ONNX models, made on first use; default: models/ in the state folder."
+    )
+
+    @field_validator("embed_backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: object) -> object:
+        """One line naming the choices, instead of pydantic's literal_error."""
+        text = str(value).strip().lower()
+        if text not in EMBED_BACKENDS:
+            raise ValueError(f"embed_backend {value!r} is not one of {', '.join(EMBED_BACKENDS)}; set COURSE_GUIDE_EMBED_BACKEND to one of them")
+        return text
+
+    def onnx_cache_dir(self) -> Path:
+        """Where exported ONNX models live: the setting, else models/ in the state folder (never inside the package)."""
+        return Path(self.model_cache_dir) if self.model_cache_dir else Path(self.state_dir) / "models"
     llm_base_url: str | None = Field(
         None,
         description="OpenAI-compatible endpoint for generated answers, e.g. http://localhost:11434/v1 (Ollama); "

@@ -88,7 +88,7 @@ class IngestReport:
 def index_config(settings: Settings) -> dict:
     """Everything that shapes chunks and vectors; an index built with another config is rebuilt from scratch."""
     return {
-        "model": model_identity(settings.model_path),
+        "model": model_identity(settings.model_path, settings.embed_backend),
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap_tokens": settings.chunk_overlap_tokens,
         "chunker_version": CHUNKER_VERSION,

@@ -28,11 +28,11 @@ def make_settings(**flags: Any) -> Settings:
 
 def load_model(settings: Settings) -> TextEmbedder:
     """The embedding model the settings name, loaded once per process."""
-    from core.model import load_embedder
+    from core.model import EmbedderError, embedder_for
 
     try:
-        return load_embedder(settings.model_path)
-    except FileNotFoundError as err:
+        return embedder_for(settings)
+    except (FileNotFoundError, EmbedderError) as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -41,10 +41,11 @@ def guide_for(settings: Settings, *, require_index: bool = True, embedder: TextE
 
     Pass `embedder` when the command has loaded the model already (eval --corpus ingests first)."""
     from app.engine.guide import open_guide
+    from core.model import EmbedderError
 
     try:
         return open_guide(settings, embedder, require_index=require_index)
-    except (IndexUnusableError, FileNotFoundError) as err:
+    except (IndexUnusableError, FileNotFoundError, EmbedderError) as err:
         raise click.ClickException(str(err)) from None
 
 

@@ -106,8 +106,8 @@ def open_guide(settings: Settings, embedder: TextEmbedder | None = None, *, requ
     if require_index:
         index.refresh()
     if embedder is None:
-        from core.model import load_embedder
+        from core.model import embedder_for
 
-        embedder = load_embedder(settings.model_path)
+        embedder = embedder_for(settings)
     llm = LLMClient(settings) if llm_enabled(settings) else None
     return Guide(settings, embedder, index, choose_answerer(llm), llm)
