@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) -m eval.bench_api
 	$(PY) -m eval.bench_insights
 	$(PY) -m eval.bench_progress
+	$(PY) -m eval.bench_scale
 
 # A running server through 300 publishes: descriptors, threads, memory and disk from /proc, before and after.
 soak: $(STAMP)

@@ -8,7 +8,9 @@ import pytest
 from app.engine.answer import answer_question
 from app.engine.guide import open_guide
 from app.engine.questions import UnknownLessonError
-from app.engine.retrieval import RetrievalConfig, fuse, mmr
+from app.engine.retrieval import LexicalIndex, RetrievalConfig, fuse, mmr
+from core.text import content_words
+from core.types import Chunk
 
 
 def test_weighted_fusion_mixes_cosine_with_normalised_bm25():
@@ -48,6 +50,40 @@ def test_bm25_follows_incremental_ingest_without_stale_chunks(settings, run_inge
     assert not any("Newton" in hit.chunk.text for hit in guide.retrieve("Newton", k=10)), "no stale chunk"
     live = {chunk.id for chunk in guide.index.chunks()}
     assert all(hit.chunk.id in live for hit in hits)
+    # The BM25 half on its own: the added words are in its postings, the removed one is gone.
+    assert "Zorblatt Quimby" in guide.lexical().search("Zorblatt", 5)[0][0].text
+    assert not any("Newton" in chunk.text for chunk, _ in guide.lexical().search("Newton", 10))
+
+
+def _chunk(number: int, text: str) -> Chunk:
+    return Chunk(f"c{number}", text, "01-optics.md", "Optics", f"Optics > Part {number}", None, None, number, "sha")
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["A convex lens bends light to a focus.", "A concave mirror focuses light too.", "Prisms split light into colours.",
+         "Lens makers grind glass; a lens lens lens repeated.", "Telescopes gather light with a lens or a mirror."],
+        ["Only one chunk about a lens."],
+        ["A lens.", "Another lens."],
+    ],
+    ids=["five-chunks-with-a-word-in-most", "one-chunk", "two-chunks-sharing-every-word"],
+)
+def test_bm25s_scores_are_rank_bm25_okapi_scores(texts):
+    """The bm25s index holds BM25Okapi's scores exactly (k1 1.5, b 0.75, the IDF floor for common words), so
+    swapping libraries changed no ranking the fusion weights were tuned on."""
+    from rank_bm25 import BM25Okapi
+
+    chunks = [_chunk(i, text) for i, text in enumerate(texts)]
+    lexical = LexicalIndex("gen-test", chunks)
+    okapi = BM25Okapi([content_words(chunk.embed_text()) for chunk in chunks])
+    for question in ("lens light", "lens lens mirror", "prisms colours", "quasar", "light"):
+        expected = okapi.get_scores(content_words(question))
+        want = [(chunks[i].id, pytest.approx(expected[i], abs=1e-9)) for i in np.argsort(-expected, kind="stable") if expected[i] > 0]
+        got = [(chunk.id, score) for chunk, score in lexical.search(question, k=len(chunks))]
+        assert got == want, question
+        # Top k without a full sort keeps the same order, ties included.
+        assert [c.id for c, _ in lexical.search(question, k=2)] == [i for i, _ in want][:2]
 
 
 @pytest.mark.parametrize(
