@@ -4,6 +4,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from core.store import (
 )
 
 MANIFEST_FILE = "manifest.json"
+CHROMA_DATABASE = "chroma.sqlite3"  # Chroma's SQLite file in each generation folder
 
 
 def _rebuild_hint(db_dir: Path, problem: str) -> IndexUnusableError:
@@ -166,6 +168,28 @@ class LocalStore:
 
     def prune(self, keep: set[str]) -> None:
         prune_generations(self.db_dir, keep)
+
+    def copy_generation(self, source: str, target: str) -> None:
+        """A new generation folder `target` holding what `source` holds, for ingest to change a few files in.
+
+        Only ingest writes a generation, under the ingest lock, so `source`'s vector segment files are still; its
+        SQLite file may be touched by a server reading it (Chroma writes even to read), so that one is copied with
+        SQLite's online backup, which gives a consistent snapshot."""
+        source_dir, target_dir = self.db_dir / source, self.db_dir / target
+        target_dir.mkdir()
+        for path in sorted(source_dir.rglob("*")):
+            copy = target_dir / path.relative_to(source_dir)
+            if path.is_dir():
+                copy.mkdir(exist_ok=True)
+            elif path.name == CHROMA_DATABASE:
+                live, snapshot = sqlite3.connect(path), sqlite3.connect(copy)
+                try:
+                    live.backup(snapshot)
+                finally:
+                    live.close()
+                    snapshot.close()
+            elif not path.name.startswith(CHROMA_DATABASE):  # its -wal and -shm files are in the backup
+                shutil.copyfile(path, copy)
 
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:

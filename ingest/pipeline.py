@@ -1,6 +1,7 @@
 """Incremental ingest: re-chunk changed files, embed only new passages, build a fresh generation and publish it atomically."""
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,12 @@ from core.store import (
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, TooManyChunksError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, CourseSite, list_course_files, load_document, source_sha256
-from ingest.quizzes import QuizProblem, load_instructor_items
+from ingest.quizzes import QuizProblem, list_quiz_files, load_instructor_items
+
+# A change touching at most this share of the live generation's chunks is published by copying the generation and
+# replacing only the changed files' chunks in the copy; a bigger one writes a whole new generation (which also
+# drops the deleted records that copies carry along).
+COPY_SHARE = 0.2
 
 
 class IngestError(RuntimeError):
@@ -273,6 +279,9 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     if strict and report.problems:
         raise _strict_failure(report)
 
+    if old is not None and old_files and _worth_copying(store, plan, new_chunks, old):
+        return _publish_by_copy(store, old, plan, new_chunks, failed, embedder, settings, corpus, progress, report, log)
+
     stored = _stored(old if old_files else None, store)
     final, manifest_files = _assemble(plan, new_chunks, stored, old_files, report, log)
     to_embed = [c for c in final if c.id not in stored]
@@ -301,6 +310,118 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     report.generation = name
     report.published = True
     return report
+
+
+def _worth_copying(store: Store, plan: _Plan, new_chunks: dict[str, list[Chunk]], old: Manifest) -> bool:
+    """Whether the store can copy a generation and the change is small enough for a copy to be the cheaper publish."""
+    if getattr(store, "copy_generation", None) is None:
+        return False  # a Chroma server has no collection copy: each publish writes a whole generation there
+    touched = sum(old.files[s].chunks for s in set(new_chunks) | set(plan.deleted) if s in old.files)
+    touched += sum(len(chunks) for chunks in new_chunks.values())
+    return touched <= COPY_SHARE * old.chunk_count
+
+
+def _publish_by_copy(store, old: Manifest, plan, new_chunks, failed, embedder, settings, corpus, progress, report, log) -> IngestReport:
+    """A small change: the live generation is copied, and in the copy only the changed and deleted files' chunks are
+    replaced; the copy is published by the same manifest switch as a full write, so readers see the old course or the new."""
+    from chromadb.errors import ChromaError
+
+    live = {old.generation, *([old.previous] if old.previous else [])}
+    touched = sorted(set(new_chunks) | set(plan.deleted))
+    stored = _stored_of(store, old.generation, touched)
+    manifest_files = _count_changes(plan, new_chunks, stored, old.files, report, log)
+    fresh = [chunk for source in sorted(new_chunks) for chunk in new_chunks[source]]
+    to_embed = [c for c in fresh if c.id not in stored]
+    report.embedded = len(to_embed)
+    vectors_by_id = {i: vec for i, (_, vec) in stored.items()}
+    if to_embed:  # before anything is written, so an interrupted embedding leaves nothing behind
+        log(f"embedding {len(to_embed)} chunks")
+        vectors = embedder.encode([c.embed_text() for c in to_embed], batch_size=settings.embed_batch_size, progress=progress)
+        vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
+
+    name = new_generation_name()
+    try:
+        store.copy_generation(old.generation, name)
+        collection = store.open_collection(name)
+    except (ChromaError, OSError, sqlite3.Error) as err:
+        store.prune(keep=live)
+        raise _write_failed(store, err) from None
+    try:
+        stale = sorted(set(stored) - {c.id for c in fresh})
+        if stale:
+            collection.delete(ids=stale)
+        batch = collection._client.get_max_batch_size()
+        for write, part_of in ((collection.add, [c for c in fresh if c.id not in stored]), (collection.update, [c for c in fresh if c.id in stored])):
+            # Kept passages are written too: their file's hash and their place in the lesson may have changed.
+            for start in range(0, len(part_of), batch):
+                part = part_of[start : start + batch]
+                write(
+                    ids=[c.id for c in part], embeddings=[vectors_by_id[c.id] for c in part],
+                    documents=[c.text for c in part], metadatas=[c.metadata() for c in part],
+                )
+        held = collection.count()
+        quiz_chunks = []
+        if list_quiz_files(corpus):  # quiz items are resolved against every chunk; without quiz files, none are read
+            every = collection.get(include=["documents", "metadatas"])
+            quiz_chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(every["ids"], every["documents"], every["metadatas"])]
+    except (ChromaError, OSError) as err:
+        store.close_collection(collection)
+        store.prune(keep=live)
+        raise _write_failed(store, err) from None
+    store.close_collection(collection)
+    expected = sum(entry.chunks for entry in manifest_files.values())
+    if held != expected:
+        store.prune(keep=live)
+        raise IngestError(f"the new index holds {held} chunks, expected {expected}; run ingest again")
+    quiz = _quiz_items(corpus, sorted(quiz_chunks, key=lambda c: (c.source, c.ordinal)), report, log)
+    store.publish_manifest(
+        Manifest(name, old.config, manifest_files, held, str(corpus.resolve()), failed, quiz_items=quiz, previous=old.generation)
+    )
+    store.prune(keep={name, old.generation})
+    report.chunks = held
+    report.generation = name
+    report.published = True
+    return report
+
+
+def _stored_of(store: Store, generation: str, sources: list[str]) -> dict[str, tuple[Chunk, list[float]]]:
+    """The chunks of `sources` in `generation`, with their vectors, by id: what a small change may reuse."""
+    if not sources:  # every changed file failed to load: nothing to replace
+        return {}
+    collection = store.open_collection(generation)
+    try:
+        got = collection.get(where={"source": {"$in": sources}}, include=["documents", "metadatas", "embeddings"])
+    finally:
+        store.close_collection(collection)
+    return {i: (Chunk.from_store(i, d, m), e) for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])}
+
+
+def _count_changes(plan, new_chunks, stored, old_files, report, log) -> dict[str, FileEntry]:
+    """The next generation's file entries when only the changed and deleted files' chunks (`stored`) are read, and the
+    counts of what changed; the same counts _assemble makes from every chunk."""
+    by_source: dict[str, set[str]] = {}
+    for chunk_id, (chunk, _) in stored.items():
+        by_source.setdefault(chunk.source, set()).add(chunk_id)
+    manifest_files: dict[str, FileEntry] = {}
+    for source in sorted(plan.shas):
+        if source in new_chunks:
+            chunks = new_chunks[source]
+            old_ids, new_ids = by_source.get(source, set()), {c.id for c in chunks}
+            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
+            report.unchanged += len(new_ids & old_ids)
+            report.updated += min(fresh, gone)
+            report.added += fresh - min(fresh, gone)
+            report.removed += gone - min(fresh, gone)
+            manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks), plan.orders.get(source))
+        elif source in old_files:
+            report.unchanged += old_files[source].chunks
+            manifest_files[source] = old_files[source]
+    for source in plan.deleted:
+        report.removed += len(by_source.get(source, set()))
+        log(f"removed {source}: no longer in the course folder")
+    if not manifest_files:
+        raise IngestError("No file could be ingested; see the errors above. The previous index (if any) is unchanged.")
+    return manifest_files
 
 
 def _quiz_items(corpus: Path, chunks: list[Chunk], report: IngestReport, log) -> list[dict]:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
+import pytest
+
 from core.index import IndexReader
-from core.local_store import read_manifest
+from core.local_store import LocalStore, read_manifest
 from core.settings import Settings
 from core.store import GENERATION_PREFIX
 
@@ -105,3 +108,74 @@ def test_a_quiz_only_change_reports_published_true(settings, course, run_ingest)
     assert report.published and report.to_dict()["published"] is True, "the manifest was rewritten with new quiz items"
     assert report.generation == first.generation and report.embedded == 0
     assert not run_ingest(settings).published, "nothing changed the second time"
+
+
+def ten_lesson_course(root: Path) -> Path:
+    root.mkdir()
+    for n in range(10):
+        (root / f"{n:02d}-lesson.md").write_text(f"# Lesson {n}\n\nLesson {n} is about optics topic number {n}.\n")
+    return root
+
+
+def test_a_one_lesson_edit_is_published_by_copy_and_a_reader_sees_only_the_old_or_the_new_course(tmp_path, run_ingest, monkeypatch):
+    course = ten_lesson_course(tmp_path / "course")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    run_ingest(settings)
+    copies: list[tuple[str, str]] = []
+    real_copy = LocalStore.copy_generation
+
+    def counting_copy(self, source, target):
+        copies.append((source, target))
+        real_copy(self, source, target)
+
+    monkeypatch.setattr(LocalStore, "copy_generation", counting_copy)
+    reader = IndexReader(settings.db_dir)
+    old_course = frozenset(chunk.text for chunk in reader.chunks())
+    (course / "03-lesson.md").write_text("# Lesson 3\n\nLesson 3 is now about mirrors and nothing else.\n")
+    seen: set[frozenset[str]] = set()
+    publishing = threading.Event()
+    publishing.set()
+
+    def keep_reading() -> None:
+        while publishing.is_set():
+            seen.add(frozenset(chunk.text for chunk in reader.chunks()))
+
+    watcher = threading.Thread(target=keep_reading)
+    watcher.start()
+    try:
+        report = run_ingest(settings)
+    finally:
+        publishing.clear()
+        watcher.join()
+    new_course = frozenset(chunk.text for chunk in reader.chunks())
+    assert report.published and report.embedded == 1 and (report.updated, report.unchanged, report.chunks) == (1, 9, 10)
+    assert copies and copies[0][1] == report.generation, "the edit was published by copying the live generation"
+    (gone,), (added,) = old_course - new_course, new_course - old_course
+    assert "topic number 3" in gone and "mirrors" in added
+    assert seen <= {old_course, new_course}, "a reader saw a half-published course"
+    live = read_manifest(settings.db_dir)
+    assert live.files["03-lesson.md"].chunks == 1 and live.chunk_count == 10
+    assert generation_folders(settings.db_dir) == sorted([live.generation, live.previous])
+    reader.close()
+
+
+@pytest.mark.parametrize("change", ["delete-a-lesson", "add-a-lesson"])
+def test_a_small_change_by_copy_holds_the_same_chunks_as_a_full_rebuild(tmp_path, run_ingest, change):
+    course = ten_lesson_course(tmp_path / "course")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    run_ingest(settings)
+    if change == "delete-a-lesson":
+        (course / "05-lesson.md").unlink()
+    else:
+        (course / "10-lesson.md").write_text("# Lesson 10\n\nLesson 10 is about prisms.\n")
+    report = run_ingest(settings)
+    by_copy = IndexReader(settings.db_dir)
+    copied = sorted((c.id, c.text, c.source, c.ordinal, c.file_sha) for c in by_copy.chunks())
+    by_copy.close()
+    rebuilt_settings = Settings(corpus_dir=course, db_dir=tmp_path / "rebuilt")
+    run_ingest(rebuilt_settings)
+    rebuilt = IndexReader(rebuilt_settings.db_dir)
+    assert copied == sorted((c.id, c.text, c.source, c.ordinal, c.file_sha) for c in rebuilt.chunks())
+    rebuilt.close()
+    assert (report.removed, report.added) == ((1, 0) if change == "delete-a-lesson" else (0, 1))
+    assert read_manifest(settings.db_dir).files == read_manifest(rebuilt_settings.db_dir).files
