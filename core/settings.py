@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most questions one `ask -` batch answers; the lines after it get an error line each."
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
+    # Off until it is measured at 100k chunks on a quiet machine (issue 16): the copy path is tested for atomicity and
+    # for giving the same index as a full write, but its speed at scale is not yet shown.
+    publish_by_copy: bool = Field(
+        False, description="Publish a small change (at most a fifth of the chunks) by copying the live generation of a "
+                           "local index and replacing only the changed files' chunks in the copy.")
     embed_backend: EmbedBackend = Field(
         "torch",
         description="What runs the embedding model: 'torch' (sentence-transformers on PyTorch), 'onnx' (ONNX Runtime) or "

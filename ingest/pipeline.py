@@ -279,7 +279,7 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     if strict and report.problems:
         raise _strict_failure(report)
 
-    if old is not None and old_files and _worth_copying(store, plan, new_chunks, old):
+    if settings.publish_by_copy and old is not None and old_files and _worth_copying(store, plan, new_chunks, old):
         return _publish_by_copy(store, old, plan, new_chunks, failed, embedder, settings, corpus, progress, report, log)
 
     stored = _stored(old if old_files else None, store)

@@ -119,7 +119,7 @@ def ten_lesson_course(root: Path) -> Path:
 
 def test_a_one_lesson_edit_is_published_by_copy_and_a_reader_sees_only_the_old_or_the_new_course(tmp_path, run_ingest, monkeypatch):
     course = ten_lesson_course(tmp_path / "course")
-    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index", publish_by_copy=True)
     run_ingest(settings)
     copies: list[tuple[str, str]] = []
     real_copy = LocalStore.copy_generation
@@ -162,7 +162,7 @@ def test_a_one_lesson_edit_is_published_by_copy_and_a_reader_sees_only_the_old_o
 @pytest.mark.parametrize("change", ["delete-a-lesson", "add-a-lesson"])
 def test_a_small_change_by_copy_holds_the_same_chunks_as_a_full_rebuild(tmp_path, run_ingest, change):
     course = ten_lesson_course(tmp_path / "course")
-    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index")
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index", publish_by_copy=True)
     run_ingest(settings)
     if change == "delete-a-lesson":
         (course / "05-lesson.md").unlink()
