@@ -80,7 +80,8 @@ def login(site: Site, hint: str = "quiz") -> tuple[str, str]:
 
 
 def post_launch(site: Site, id_token: str, state: str) -> httpx.Response:
-    return httpx.post(f"{site.tool}/lti/launch", data={"id_token": id_token, "state": state}, timeout=60)
+    # A good launch answers 303 to its GET page (/lti/guide?launch=...); the response here is that page.
+    return httpx.post(f"{site.tool}/lti/launch", data={"id_token": id_token, "state": state}, timeout=60, follow_redirects=True)
 
 
 def launch_token(response: httpx.Response) -> str:
@@ -142,6 +143,17 @@ def test_the_jwks_is_public_and_the_launch_page_is_framed_only_by_the_registered
     assert page.status_code == 200 and "set-cookie" not in page.headers
     assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {site.platform.url}"
     assert 'data-open="true"' in page.text and 'data-lesson' not in page.text, "a course link opens the whole course"
+
+
+def test_the_launched_page_is_a_get_that_reloads_and_an_ended_launch_says_so(site):
+    token = launched(site, "course")
+    again = httpx.get(f"{site.tool}/lti/guide", params={"launch": token}, timeout=30)
+    assert again.status_code == 200 and 'data-launch="' in again.text, "a reload shows the guide again"
+    assert again.headers["referrer-policy"] == "no-referrer" and "set-cookie" not in again.headers
+    for bad in ("", "not-a-token", token[:-4] + "AAAA"):
+        ended = httpx.get(f"{site.tool}/lti/guide", params={"launch": bad}, timeout=30)
+        assert ended.status_code == 401 and "launch_ended" in ended.text and "Traceback" not in ended.text, bad
+        assert "from your course again" in ended.text
 
 
 def test_cli_info_register_list_remove(tmp_path):
@@ -340,7 +352,7 @@ def test_launch_ask_and_quiz_in_a_cross_site_iframe_with_no_cookies(browser, sit
     frame = page.frame_locator("#tool")
     frame.locator("#cg-title").wait_for(timeout=30_000)
     tool_frame = next(f for f in page.frames if f.url.startswith(site.tool))
-    assert tool_frame.url == f"{site.tool}/lti/launch"
+    assert tool_frame.url.startswith(f"{site.tool}/lti/guide?launch="), "the launch POST was redirected to a GET page"
     # The framed page really has no cookies: a write does not stick (the platform's page, first-party, keeps its own).
     assert tool_frame.evaluate("() => { document.cookie = 'probe=1; path=/'; return document.cookie; }") == ""
     assert page.evaluate("() => { document.cookie = 'probe=1; path=/'; return document.cookie; }") == "probe=1"
@@ -376,6 +388,9 @@ def test_launch_ask_and_quiz_in_a_cross_site_iframe_with_no_cookies(browser, sit
     assert len(browser_scores) == 1 and browser_scores[0]["scoreGiven"] == browser_scores[0]["scoreMaximum"]
     assert len(scores_for(site, "learner-42")) == before + 1
     assert context.cookies(site.tool) == [], "the browser holds no cookie of the tool"
+    tool_frame.goto(tool_frame.url)  # the learner reloads the frame: the guide again, not a "replayed launch" page
+    frame.locator("#cg-title").wait_for(timeout=30_000)
+    assert frame.locator("main.refused").count() == 0
     assert problems == []
     context.close()
 

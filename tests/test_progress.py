@@ -9,6 +9,7 @@ import pytest
 from fsrs import Card, Rating, Scheduler
 
 from app.insights import progress
+from app.insights.quiz_report import quiz_summary, render_quiz_page
 from app.insights.recording import Recorder
 from app.insights.store import MIGRATIONS, InteractionStore
 from app.quiz.bank import course_items
@@ -262,6 +263,29 @@ def test_chat_says_reviews_are_due_when_a_plain_quiz_starts(progress_server):
     reply = quiz_turn(guide, "quiz me", [], recorder, "due-learner-1")
     assert reply.startswith("1 question is due for review. Say “review” to go over them.") and "Question 1 of" in reply
     assert "due for review" not in quiz_turn(guide, "quiz me", [], recorder, "never-quizzed-learner")
+
+
+def test_a_learner_disputes_a_grade_the_grade_stays_and_the_instructor_page_lists_it(progress_server):
+    client, guide, store = progress_server
+    start = client.post("/api/quiz", json={"learner": "disputer-1", "n": 2, "topic": "model monitoring"}).json()
+    wrong = client.post("/api/quiz/reply", json={"session": start["session"], "reply": "my own words", "learner": "disputer-1"}).json()
+    attempt = wrong["attempt_id"]
+    assert wrong["feedback"]["verdict"] != "correct" and attempt
+    disputed = client.post("/api/quiz/dispute", json={"attempt_id": attempt, "learner": "disputer-1", "comment": "<b>I said it</b>"})
+    assert disputed.status_code == 200 and disputed.json() == {"attempt_id": attempt, "disputed": True}
+    (row,) = progress.attempts(store, "disputer-1")
+    assert row["disputed"] and row["dispute_comment"] == "<b>I said it</b>" and row["verdict"] == wrong["feedback"]["verdict"] \
+        and row["score"] == wrong["feedback"]["score"], "the dispute is noted; the grade stays"
+    assert client.post("/api/quiz/dispute", json={"attempt_id": attempt, "learner": "someone-else"}).status_code == 404, \
+        "another learner cannot dispute it"
+    unknown = client.post("/api/quiz/dispute", json={"attempt_id": "5f0c2a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f", "learner": "disputer-1"})
+    assert unknown.status_code == 404 and "attempt_id your graded reply carried" in unknown.json()["error"]
+    for bad in ({"attempt_id": "not-a-uuid", "learner": "disputer-1"}, {"learner": "disputer-1"}, {"attempt_id": attempt},
+                {"attempt_id": attempt, "learner": "disputer-1", "comment": "x" * 1001}):
+        response = client.post("/api/quiz/dispute", json=bad)
+        assert response.status_code == 422 and response.json()["error"], bad
+    page = render_quiz_page(quiz_summary(store, course_items(guide), None), "MLOps", {})
+    assert "Disputed gradings" in page and "&lt;b&gt;I said it&lt;/b&gt;" in page and "“my own words”" in page, "learner text as text"
 
 
 def test_chat_quiz_is_stored_under_the_cookie_and_shows_progress(progress_server):

@@ -33,8 +33,9 @@ def _shadow_text(page, selector: str) -> str:
     return page.evaluate("s => document.querySelector('#course-guide-widget').shadowRoot.querySelector(s).textContent", selector)
 
 
-def _widget_quiz(page, items, answered_screenshot: str | None = None) -> None:
-    """A whole widget quiz on the lesson page, right and wrong answers in turn, checking focus and feedback as it goes."""
+def _widget_quiz(page, items, answered_screenshot: str | None = None, dispute_first_miss: bool = False) -> None:
+    """A whole widget quiz on the lesson page, right and wrong answers in turn, checking focus and feedback as it goes;
+    with `dispute_first_miss`, the learner disputes the grade of the first miss."""
     page.locator("#course-guide-widget button.launcher").click()
     page.locator("#course-guide-widget button.quiz-me").click()
     question = page.locator("#course-guide-widget .quiz .question")
@@ -61,6 +62,11 @@ def _widget_quiz(page, items, answered_screenshot: str | None = None) -> None:
         assert "Answer:" in feedback and ("Correct." in feedback if right else "Not quite." in feedback or "Partly" in feedback)
         if answered == 1 and answered_screenshot:
             page.screenshot(path=SCREENSHOTS / answered_screenshot)
+        if not right and dispute_first_miss:
+            dispute_first_miss = False
+            page.locator("#course-guide-widget .quiz-feedback button.dispute", has_text="I think my answer was right").click()
+            page.locator("#course-guide-widget .quiz-feedback .disputed", has_text="your teacher will look").wait_for(timeout=30_000)
+            page.screenshot(path=SCREENSHOTS / "widget-quiz-disputed.png")
         if page.locator("#course-guide-widget .quiz .summary").count():
             break
     assert page.locator("#course-guide-widget .quiz-feedback").get_attribute("aria-live") == "polite"
@@ -106,10 +112,11 @@ def test_widget_quiz_on_a_lesson_page_is_stored_and_progress_survives_a_reload(b
     problems: list[str] = []
     page.on("pageerror", lambda err: problems.append(str(err)))
     page.goto(f"{site}/lesson.html")
-    _widget_quiz(page, course_items(guide), answered_screenshot="widget-quiz.png")
+    _widget_quiz(page, course_items(guide), answered_screenshot="widget-quiz.png", dispute_first_miss=True)
     learner = _stored_learner(page)
     rows = progress.attempts(store, learner)
     assert rows and {r["channel"] for r in rows} == {"widget"} and {r["lesson"] for r in rows} == {"09-model-monitoring.md"}
+    assert [r["verdict"] != "correct" for r in rows if r["disputed"]] == [True], "the first miss is disputed, its grade unchanged"
     report = progress.progress(guide, store, learner)
     table, due = _widget_progress(page)
     assert f"{int(report['lessons'][0]['mastery'] * 100 + 0.5)}%" in table and report["lessons"][0]["title"] in table

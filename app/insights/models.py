@@ -78,6 +78,9 @@ class QuizAttempt(Base):
     channel: Mapped[str] = mapped_column(String(16))
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     presentation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the learner disputes the grade ("I think my answer was right"); the instructor's quiz page lists these.
+    disputed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    dispute_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("session_id", "item_id", "presentation", name="uq_quiz_attempts_session_item_presentation"),

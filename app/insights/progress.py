@@ -164,6 +164,18 @@ def _insert_ignoring_duplicate(session: Session, model: Any, values: dict[str, A
     return session.execute(statement.returning(*[getattr(model, key) for key in keys])).first() is not None
 
 
+def dispute_attempt(store: InteractionStore, attempt_id: str, learner: str, comment: str | None = None) -> bool:
+    """Mark one of this learner's stored attempts as disputed (a second dispute replaces the comment); False when the
+    learner has no such attempt. The grade itself never changes: the instructor reads the dispute and decides."""
+    with store.session() as session:
+        attempt = session.get(QuizAttempt, attempt_id)
+        if attempt is None or attempt.learner != learner:
+            return False
+        attempt.disputed_at = now()
+        attempt.dispute_comment = (comment or "").strip()[:MAX_REPLY_CHARS] or None
+        return True
+
+
 # --------------------------------------------------------------------------------- reading
 
 def attempts(store: InteractionStore, learner: str | None = None, lesson: str | None = None) -> list[dict[str, Any]]:
@@ -176,7 +188,8 @@ def attempts(store: InteractionStore, learner: str | None = None, lesson: str | 
     with store.session() as session:
         return [{"attempt_id": a.attempt_id, "session_id": a.session_id, "learner": a.learner, "item_id": a.item_id,
                  "lesson": a.lesson, "section": a.section, "reply": a.reply, "score": a.score, "verdict": a.verdict,
-                 "channel": a.channel, "answered_at": utc(a.answered_at).isoformat(timespec="seconds")}
+                 "channel": a.channel, "answered_at": utc(a.answered_at).isoformat(timespec="seconds"),
+                 "disputed": a.disputed_at is not None, "dispute_comment": a.dispute_comment}
                 for a in session.execute(statement).scalars()]
 
 

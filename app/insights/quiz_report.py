@@ -1,6 +1,7 @@
 """The instructor's quiz page: attempts per lesson, the items most often missed with their most common wrong replies,
 and beside each the share of misses that gave the right answer in other words (a reply close in meaning to the answer,
-graded wrong or partly): many misses and few such replies point to a hard item, many such replies to a badly graded one."""
+graded wrong or partly): many misses and few such replies point to a hard item, many such replies to a badly graded one;
+and the gradings learners disputed."""
 from __future__ import annotations
 
 from collections import Counter
@@ -18,6 +19,7 @@ from core.text import normalise_space
 # A missed reply at least this close to the answer (cosine, the course's embedder) reads as the right answer in other words.
 OTHER_WORDS_SIMILARITY = 0.7
 MOST_MISSED = 20
+MOST_DISPUTED = 50
 
 
 def quiz_summary(store: InteractionStore, items: dict[str, QuizItem], embedder: TextEmbedder | None) -> dict[str, Any]:
@@ -48,10 +50,15 @@ def quiz_summary(store: InteractionStore, items: dict[str, QuizItem], embedder: 
         missed_items.append({"item_id": item_id, "question": item.question if item else item_id, "answer": item.answer if item else "",
                              "lesson": answers[0]["lesson"], "attempts": len(answers), "missed": len(missed),
                              "share_missed": len(missed) / len(answers), "other_words": other_words,
-                             "share_other_words": other_words / len(missed), "wrong_replies": wrong.most_common(3)})
+                             "share_other_words": other_words / len(missed), "wrong_replies": wrong.most_common(3),
+                             "disputed": sum(a["disputed"] for a in missed)})
     missed_items.sort(key=lambda i: (-i["share_missed"], -i["missed"], i["item_id"]))
+    disputed = [{"question": items[r["item_id"]].question if r["item_id"] in items else r["item_id"],
+                 "answer": items[r["item_id"]].answer if r["item_id"] in items else "", "lesson": r["lesson"], "reply": r["reply"],
+                 "verdict": r["verdict"], "comment": r["dispute_comment"], "answered_at": r["answered_at"]}
+                for r in reversed(rows) if r["disputed"]]
     return {"attempts": len(rows), "learners": len({r["learner"] for r in rows}), "lessons": per_lesson,
-            "missed": missed_items[:MOST_MISSED]}
+            "missed": missed_items[:MOST_MISSED], "disputed": disputed[:MOST_DISPUTED]}
 
 
 _PAGE = Environment(autoescape=select_autoescape(default_for_string=True)).from_string("""<!doctype html>
@@ -75,11 +82,18 @@ ul { margin: 0; padding-left: 18px; } .empty { color: #475569; }
 {% endfor %}</table>{% else %}<p class="empty">No quiz replies are stored yet.</p>{% endif %}</section>
 <section><h2>Most missed items</h2>
 <p class="lead">An item most learners miss is either hard or badly written. “Right in other words” counts missed replies that say the answer in other words (close in meaning to it): many of those mean the grading, not the learners, is at fault.</p>
-{% if s.missed %}<table><tr><th>Question</th><th>Answer</th><th>Missed</th><th>Right in other words</th><th>Most common wrong replies</th></tr>
+{% if s.missed %}<table><tr><th>Question</th><th>Answer</th><th>Missed</th><th>Right in other words</th><th>Disputed</th><th>Most common wrong replies</th></tr>
 {% for i in s.missed %}<tr><td>{{ i.question }}<br><small>{{ titles.get(i.lesson, i.lesson) }}</small></td><td>{{ i.answer }}</td>
 <td class="num">{{ (100 * i.share_missed)|round|int }}% of {{ i.attempts }}</td><td class="num">{{ (100 * i.share_other_words)|round|int }}% ({{ i.other_words }})</td>
+<td class="num">{{ i.disputed }}</td>
 <td><ul>{% for reply, n in i.wrong_replies %}<li>“{{ reply }}” × {{ n }}</li>{% endfor %}</ul></td></tr>
 {% endfor %}</table>{% else %}<p class="empty">No item has been missed yet.</p>{% endif %}</section>
+<section id="disputed"><h2>Disputed gradings</h2>
+<p class="lead">Replies whose learners said “I think my answer was right”, newest first. The grade stands until you change the item or its answer.</p>
+{% if s.disputed %}<table><tr><th>Question</th><th>Answer</th><th>Reply</th><th>Graded</th><th>Learner's comment</th><th>When</th></tr>
+{% for d in s.disputed %}<tr><td>{{ d.question }}<br><small>{{ titles.get(d.lesson, d.lesson) }}</small></td><td>{{ d.answer }}</td><td>“{{ d.reply }}”</td>
+<td>{{ d.verdict }}</td><td>{{ d.comment or "" }}</td><td class="num">{{ d.answered_at[:16].replace("T", " ") }}</td></tr>
+{% endfor %}</table>{% else %}<p class="empty">No learner has disputed a grading yet.</p>{% endif %}</section>
 </main></body></html>""")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -137,7 +137,7 @@ def mount_lti(app: FastAPI, guide: Guide, tool: LtiTool) -> None:
         claims = done.claims
         try:
             lesson = guide.resolve_lesson(_lesson_hint(claims))
-            files = guide.index.refresh().files
+            guide.index.refresh()  # the course must be ready before a launch is handed out
         except UnknownLessonError as err:
             raise LaunchRejected("unknown_lesson", "This link names a lesson the course does not have",
                                  f"{err} Ask your instructor to pick the lesson again in the platform's content picker.", 404) from None
@@ -156,8 +156,25 @@ def mount_lti(app: FastAPI, guide: Guide, tool: LtiTool) -> None:
             user_id=str(claims["sub"]) if can_grade else None, lineitem=ags.get("lineitem"), lineitems=ags.get("lineitems"),
             scopes=tuple(ags.get("scope") or ()))
         token = tokens.issue_launch_token(store, identity, int(tool.settings.lti_launch_hours * 3600))
+        # Post/redirect/get: the frame lands on a GET page, so reloading it shows the guide again instead of re-posting
+        # the spent id_token (which the nonce check would refuse as a replay).
+        return RedirectResponse("/lti/guide?" + urlencode({"launch": token}), status_code=303,
+                                headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+    @app.get("/lti/guide", include_in_schema=False)
+    def lti_guide(launch_token: str = Query("", alias="launch", max_length=8000)) -> Response:
+        try:
+            identity = tool.identity(launch_token)
+            files = guide.index.refresh().files
+        except LaunchTokenError as err:
+            return _refused(tool, LaunchRejected("launch_ended", "This launch has ended", str(err), 401))
+        except IndexUnusableError as err:
+            return _refused(tool, LaunchRejected("no_index", "The course is not ready", f"{err}", 503))
+        except (StoreError, SQLAlchemyError) as err:
+            return _store_down(tool, err)
+        lesson = identity.lesson
         title = files[lesson].title if lesson and lesson in files else None
-        page = pages.guide_page(course=tool.settings.course_label(), lesson_title=title, lesson=lesson, launch_token=token,
+        page = pages.guide_page(course=tool.settings.course_label(), lesson_title=title, lesson=lesson, launch_token=launch_token,
                                 widget_url=tool.url("/widget.js"))
         return _html(page, tool)
 

@@ -156,6 +156,16 @@ class QuizReplyRequest(BaseModel):
     channel: Literal["api", "widget"] = Field("api", description="Which front end asks: the embeddable widget says 'widget'.")
 
 
+class DisputeRequest(BaseModel):
+    """A learner who thinks a graded reply was right says so; the instructor's quiz page lists disputed gradings."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"attempt_id": "5f0c2a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f",
+                                                                             "learner": "a1b2c3", "comment": "I said the same in other words."}]})
+    attempt_id: UUID = Field(description="The attempt_id that the graded reply's response carried.")
+    learner: str | None = LEARNER_FIELD
+    comment: str | None = Field(None, max_length=1000, description="Why the learner thinks the reply was right (optional).")
+
+
 def _quiz_reply(turn: QuizTurn) -> dict:
     """The turn as JSON fields, its Markdown rendering as `message` (for clients that show it as is), and the session to send back."""
     session = turn.session
@@ -198,6 +208,7 @@ _BODY_EXAMPLES = {
     "/quiz/reply": '{"session": <the session the last quiz reply returned>, "reply": "...", "learner": "<learner id>"}',
     "/progress": "?learner=<learner id>",
     "/learner": '{"learner": "<the widget\'s learner id>"}',
+    "/quiz/dispute": '{"attempt_id": "<from the graded reply>", "learner": "<learner id>", "comment": "..."}',
 }
 _ASK_BODY = '{"question": "..."}'
 
@@ -439,6 +450,24 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
         if store is None or session.session_id is None:
             return None
         return [row["score"] for row in progress.attempts(store, learner) if row["session_id"] == session.session_id]
+
+    @api.post("/quiz/dispute", summary="Dispute the grade of a stored reply (the grade stays; the instructor sees the dispute)",
+              response_description="{attempt_id, disputed: true}")
+    def quiz_dispute(body: DisputeRequest, request: Request) -> JSONResponse:
+        learner = learner_for(request, body.learner)
+        if not learner:
+            return _error(422, 'A dispute needs the learner who replied: send {"attempt_id": ..., "learner": "<learner id>"}.')
+        store = progress_store()
+        if store is None:
+            return _error(409, "Disputes need the interaction store, which is off or unavailable here; tell your teacher directly.")
+        try:
+            found = progress.dispute_attempt(store, str(body.attempt_id), learner, body.comment)
+        except (StoreError, SQLAlchemyError) as err:
+            log.error("could not store a dispute: %s", err)
+            return _error(503, "Your dispute could not be stored right now; the interaction store is unavailable. Please try again later.")
+        if not found:
+            return _error(404, f"No stored reply {body.attempt_id} of this learner; send the attempt_id your graded reply carried.")
+        return JSONResponse({"attempt_id": str(body.attempt_id), "disputed": True})
 
     @api.post("/learner", summary="Share one learner id between the widget and the chat (sent with credentials)",
               response_description="{learner, linked}: the id to use from now on, and whether the browser's cookie carried it")

@@ -426,6 +426,21 @@ form button:disabled { opacity: .6; cursor: wait; }
       quizFeedback.append(el("p", { class: f.verdict, text: said.trim() }),
         el("p", { text: `Answer: ${f.answer}` }));
       if (f.reread && f.reread.path) quizFeedback.append(el("p", {}, document.createTextNode("Reread: "), link(guide + f.reread.path, f.reread.label)));
+      if (f.verdict !== "correct" && data.attempt_id) {
+        // The grade stays as it is; the dispute goes to the instructor's quiz page, beside the item's other misses.
+        const dispute = el("button", { type: "button", class: "dispute", text: "I think my answer was right" });
+        dispute.addEventListener("click", async () => {
+          dispute.disabled = true;
+          try {
+            await post("/api/quiz/dispute", { attempt_id: data.attempt_id, learner });
+            dispute.replaceWith(el("p", { class: "disputed", text: "Sent: your teacher will look at this grading." }));
+          } catch (e) {
+            dispute.disabled = false;
+            showError(e.message);
+          }
+        });
+        quizFeedback.append(dispute);
+      }
     } else quizFeedback.textContent = "";
     quizBox.append(quizFeedback);
     if (data.finished || !data.question) {
