@@ -136,7 +136,7 @@ def test_openapi_describes_every_endpoint(api_server):
     client, _ = api_server
     spec = client.get("/api/openapi.json").json()
     assert set(spec["paths"]) == {"/ask", "/ask/stream", "/quiz", "/quiz/reply", "/health", "/sources", "/sources/{source}",
-                                  "/feedback", "/instructor/questions", "/progress", "/learner"}
+                                  "/feedback", "/instructor/questions", "/progress", "/learner", "/quiz/dispute"}
     assert spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] == 1000
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
