@@ -434,6 +434,8 @@ form button:disabled { opacity: .6; cursor: wait; }
           try {
             await post("/api/quiz/dispute", { attempt_id: data.attempt_id, learner });
             dispute.replaceWith(el("p", { class: "disputed", text: "Sent: your teacher will look at this grading." }));
+            // The button is gone: focus goes back to the question being asked (or to "Quiz me" when the quiz is over).
+            (quizBox.querySelector(".choices button, #cg-quiz-answer") || quizButton).focus();
           } catch (e) {
             dispute.disabled = false;
             showError(e.message);
