@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from core.local_store import LocalStore
-from core.store import Manifest, Store
+from core.store import Manifest, Store, get_every_record
 from core.types import Chunk, RetrievedChunk
 
 
@@ -111,7 +111,7 @@ class IndexReader:
             with self._lock:
                 if self._chunks is not None and self._live is not None and self._live.manifest is manifest:
                     return self._chunks
-            got = collection.get(include=["documents", "metadatas"])
+            got = get_every_record(collection, ["documents", "metadatas"])
             chunks = sorted(
                 (Chunk.from_store(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])),
                 key=lambda c: (c.source, c.ordinal),

@@ -78,6 +78,25 @@ class Manifest:
 
 
 
+# Chroma reads a whole collection in one SQLite statement with a variable per record, and SQLite allows 32,766: a
+# course of ~33k chunks or more fails with "too many SQL variables". Reading in pages keeps every course readable.
+READ_PAGE = 5000
+
+
+def get_every_record(collection: Any, include: list[str], page: int = READ_PAGE) -> dict[str, list]:
+    """Every record of a Chroma collection (ids plus the `include` fields), read `page` records at a time."""
+    every: dict[str, list] = {"ids": [], **{name: [] for name in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        for name in every:
+            values = got[name]
+            every[name].extend(values if values is not None else [])
+        if len(got["ids"]) < page:
+            return every
+        offset += page
+
+
 def new_generation_name() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}"

@@ -17,6 +17,7 @@ from core.store import (
     IndexUnusableError,
     Manifest,
     Store,
+    get_every_record,
     new_generation_name,
 )
 from core.types import Chunk
@@ -123,7 +124,7 @@ def _stored(manifest: Manifest | None, store: Store) -> dict[str, tuple[Chunk, l
         return {}
     collection = store.open_collection(manifest.generation)
     try:
-        got = collection.get(include=["documents", "metadatas", "embeddings"])
+        got = get_every_record(collection, ["documents", "metadatas", "embeddings"])
     finally:
         store.close_collection(collection)
     return {
@@ -362,7 +363,7 @@ def _publish_by_copy(store, old: Manifest, plan, new_chunks, failed, embedder, s
         held = collection.count()
         quiz_chunks = []
         if list_quiz_files(corpus):  # quiz items are resolved against every chunk; without quiz files, none are read
-            every = collection.get(include=["documents", "metadatas"])
+            every = get_every_record(collection, ["documents", "metadatas"])
             quiz_chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(every["ids"], every["documents"], every["metadatas"])]
     except (ChromaError, OSError) as err:
         store.close_collection(collection)

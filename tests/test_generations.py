@@ -179,3 +179,23 @@ def test_a_small_change_by_copy_holds_the_same_chunks_as_a_full_rebuild(tmp_path
     rebuilt.close()
     assert (report.removed, report.added) == ((1, 0) if change == "delete-a-lesson" else (0, 1))
     assert read_manifest(settings.db_dir).files == read_manifest(rebuilt_settings.db_dir).files
+
+
+def test_a_collection_is_read_in_pages_so_a_very_large_course_stays_readable(tmp_path):
+    """Chroma reads a whole collection in one SQLite statement with a variable per record, which fails past 32,766
+    records ("too many SQL variables", found by the 100k-chunk bench); pages of a few records give the same result."""
+    from core.local_store import open_client_and_collection
+    from core.store import get_every_record
+
+    client, collection = open_client_and_collection(tmp_path / "gen", create=True)
+    try:
+        ids = [f"c{n:02d}" for n in range(7)]
+        collection.add(ids=ids, embeddings=[[1.0, float(n), 0.5] for n in range(7)], documents=[f"text {n}" for n in range(7)],
+                       metadatas=[{"n": n} for n in range(7)])
+        whole = collection.get(include=["documents", "metadatas", "embeddings"])
+        for page in (1, 3, 7, 50):
+            paged = get_every_record(collection, ["documents", "metadatas", "embeddings"], page=page)
+            assert paged["ids"] == list(whole["ids"]) and paged["documents"] == list(whole["documents"]), page
+            assert paged["metadatas"] == list(whole["metadatas"]) and [list(e) for e in paged["embeddings"]] == [list(e) for e in whole["embeddings"]]
+    finally:
+        client.close()
