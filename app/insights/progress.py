@@ -86,13 +86,26 @@ def store_attempt(store: InteractionStore, *, session_id: str, learner: str, ite
     values = {"attempt_id": attempt_id, "session_id": session_id, "learner": learner, "item_id": item.id, "lesson": item.source[:200],
               "section": item.section, "reply": reply[:MAX_REPLY_CHARS], "score": float(score), "verdict": verdict,
               "channel": channel, "answered_at": at, "presentation": min(max(presentation, 0), MAX_PRESENTATION)}
+    try:
+        return _store_attempt(store, values, item, learner, verdict, at)
+    except _NotABringBack:
+        return None
+
+
+class _NotABringBack(Exception):
+    """Raised inside the attempt's transaction to roll back a second presentation the store holds no miss for."""
+
+
+def _store_attempt(store: InteractionStore, values: dict[str, Any], item: QuizItem, learner: str, verdict: str, at: datetime) -> str | None:
+    attempt_id = values["attempt_id"]
     with store.session() as session:
         # One statement stores the attempt only in a session the server started for this learner, and only once per item;
-        # as a write it also makes SQLite take its write lock before anything is read in this transaction.
-        if values["presentation"] and not _missed_before(session, values):
-            return None
+        # as a write it also makes SQLite take its write lock before anything is read in this transaction (a read first
+        # would have to upgrade its lock later, which SQLite refuses at once under concurrent writers: "database is locked").
         if not _insert_attempt(session, values):
             return None
+        if values["presentation"] and not _missed_before(session, values):
+            raise _NotABringBack  # rolls the insert back
         statement = select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.item_id == item.id).with_for_update()
         row = session.execute(statement).scalar_one_or_none()
         if row is None:
