@@ -407,12 +407,7 @@ def _count_changes(plan, new_chunks, stored, old_files, report, log) -> dict[str
     for source in sorted(plan.shas):
         if source in new_chunks:
             chunks = new_chunks[source]
-            old_ids, new_ids = by_source.get(source, set()), {c.id for c in chunks}
-            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
-            report.unchanged += len(new_ids & old_ids)
-            report.updated += min(fresh, gone)
-            report.added += fresh - min(fresh, gone)
-            report.removed += gone - min(fresh, gone)
+            _count_changed_file(report, by_source.get(source, set()), {c.id for c in chunks})
             manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks), plan.orders.get(source))
         elif source in old_files:
             report.unchanged += old_files[source].chunks
@@ -457,6 +452,15 @@ def _chunk_changed(plan, corpus, old_files, embedder, settings, report, log) -> 
     return new_chunks, failed
 
 
+def _count_changed_file(report: IngestReport, old_ids: set[str], new_ids: set[str]) -> None:
+    """Count one changed file's passages: its new ones replace its old ones, and pairs of them count as updated."""
+    fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
+    report.unchanged += len(new_ids & old_ids)
+    report.updated += min(fresh, gone)
+    report.added += fresh - min(fresh, gone)
+    report.removed += gone - min(fresh, gone)
+
+
 def _assemble(plan, new_chunks, stored, old_files, report, log) -> tuple[list[Chunk], dict[str, FileEntry]]:
     """Every chunk of the next generation, in corpus order, and the counts of what changed."""
     by_source: dict[str, list[str]] = {}
@@ -467,14 +471,7 @@ def _assemble(plan, new_chunks, stored, old_files, report, log) -> tuple[list[Ch
     for source in sorted(plan.shas):
         if source in new_chunks:
             chunks = new_chunks[source]
-            old_ids = set(by_source.get(source, []))
-            new_ids = {c.id for c in chunks}
-            fresh, gone = len(new_ids - old_ids), len(old_ids - new_ids)
-            # A changed file's new passages replace its old ones; pairs of them count as updated.
-            report.unchanged += len(new_ids & old_ids)
-            report.updated += min(fresh, gone)
-            report.added += fresh - min(fresh, gone)
-            report.removed += gone - min(fresh, gone)
+            _count_changed_file(report, set(by_source.get(source, [])), {c.id for c in chunks})
             manifest_files[source] = FileEntry(plan.shas[source], chunks[0].title, len(chunks), plan.orders.get(source))
         elif source in old_files and source in by_source:
             # Unchanged, or bad now but good before: keep what the index already has.
