@@ -182,9 +182,5 @@ def parse_gift(text: str) -> ParsedBank:
         if len(lines) == 1 and lines[0].upper().startswith("$CATEGORY:"):
             category = lines[0].split(":", 1)[1].strip() or None
             continue
-        got = _block_item(lines, f"line {start}", category)
-        if isinstance(got, BankItem):
-            bank.items.append(got)
-        else:
-            bank.skipped.append(got)
+        bank.add(_block_item(lines, f"line {start}", category))
     return bank

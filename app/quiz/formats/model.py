@@ -58,6 +58,13 @@ class ParsedBank:
     items: list[BankItem] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
+    def add(self, read: BankItem | Skipped) -> None:
+        """One question as a parser read it: an item it can carry, or what was skipped and why."""
+        if isinstance(read, BankItem):
+            self.items.append(read)
+        else:
+            self.skipped.append(read)
+
 
 def general_feedback(item: QuizItem) -> str:
     """The feedback every learner sees after answering: the explanation, then the passage to reread."""

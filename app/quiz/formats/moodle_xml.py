@@ -165,9 +165,5 @@ def parse_moodle_xml(text: str) -> ParsedBank:
         if node.get("type") == "category":
             category = (node.findtext("category/text") or "").strip() or None
             continue
-        got = _read_question(node, f"question {number}", category)
-        if isinstance(got, BankItem):
-            bank.items.append(got)
-        else:
-            bank.skipped.append(got)
+        bank.add(_read_question(node, f"question {number}", category))
     return bank
