@@ -121,7 +121,7 @@ async def burst_phase(base_url: str, bodies: list[dict], clients: int) -> Outcom
 @contextlib.contextmanager
 def _redis() -> Iterator[str | None]:
     """A throwaway redis-server on a free loopback port, or None when Debian's redis-server is not installed."""
-    from app.web.server import free_loopback_port
+    from app.web.server import free_loopback_port, stop_process
 
     binary = shutil.which("redis-server")
     if binary is None:
@@ -134,8 +134,7 @@ def _redis() -> Iterator[str | None]:
         time.sleep(0.5)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process, timeout=10)
 
 
 @contextlib.contextmanager
@@ -143,7 +142,7 @@ def _serving(db_dir: Path, workers: int, redis_url: str | None, log_dir: Path) -
     """`course-guide serve --workers N --no-chat` in a child process on a free loopback port; yields its base URL and pid."""
     import httpx
 
-    from app.web.server import free_loopback_port
+    from app.web.server import free_loopback_port, stop_process
 
     port = free_loopback_port()
     env = {**os.environ, "COURSE_GUIDE_DB_DIR": str(db_dir), "COURSE_GUIDE_STATE_DIR": str(log_dir / "state"),
@@ -168,12 +167,7 @@ def _serving(db_dir: Path, workers: int, redis_url: str | None, log_dir: Path) -
             httpx.post(url + "/api/ask", json={"question": "What is MLOps?"}, timeout=60)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=30)
 
 
 def tree_rss_mb(pid: int) -> float:

@@ -272,12 +272,9 @@ def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    from app.web.server import stop_process
+
+    stop_process(process)
 
 
 @contextmanager
