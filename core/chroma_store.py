@@ -11,11 +11,15 @@ from typing import Any
 
 from core.store import IndexBusyError, IndexMissingError, IndexUnusableError, Manifest
 
-# Every name starts with "course-": generation "gen-…" lives in collection "course-gen-…".
+# Every name of the default course starts with "course-": generation "gen-…" lives in collection "course-gen-…".
+# A registered course NAME's start with "course.NAME." instead (a dot: no default-course name ever matches it).
 COLLECTION_PREFIX = "course-"
-MANIFEST_COLLECTION = "course-manifest"
 MANIFEST_ID = "live"
-LOCK_COLLECTION = "course-ingest-lock"
+
+
+def collection_prefix(course: str | None) -> str:
+    """What every collection name of `course` (None: the default course) starts with."""
+    return f"course.{course}." if course else COLLECTION_PREFIX
 # An ingest that died without releasing its lock stops blocking others after this long.
 STALE_LOCK_SECONDS = 3600
 
@@ -28,15 +32,20 @@ class ChromaServerStore:
     the one before. A reader re-reads the record before each question, so every replica moves to the new
     generation on its next question and never sees a half-written one."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, course: str | None = None):
         self.host = host
         self.port = port
+        self.course = course
+        self.prefix = collection_prefix(course)
+        self.manifest_collection = self.prefix + "manifest"
+        self.lock_collection = self.prefix + "ingest-lock"
         self._client: Any = None
         self._manifests: Any = None
         self._lock = threading.Lock()
 
     def describe(self) -> str:
-        return f"chroma server {self.host}:{self.port}"
+        where = f"chroma server {self.host}:{self.port}"
+        return f"{where} (course {self.course})" if self.course else where
 
     def _unreachable(self, err: Exception) -> IndexUnusableError:
         return IndexUnusableError(
@@ -81,7 +90,7 @@ class ChromaServerStore:
 
         with self._talking():
             # The collection handle is kept: readers check the manifest before every question, one round trip each.
-            manifests = self._manifests or self._collection_or_none(MANIFEST_COLLECTION)
+            manifests = self._manifests or self._collection_or_none(self.manifest_collection)
             if manifests is None:
                 return None
             try:
@@ -99,12 +108,12 @@ class ChromaServerStore:
 
     def publish_manifest(self, manifest: Manifest) -> None:
         with self._talking():
-            manifests = self.client().get_or_create_collection(MANIFEST_COLLECTION, embedding_function=None)
+            manifests = self.client().get_or_create_collection(self.manifest_collection, embedding_function=None)
             # Chroma stores vectors with every record; the manifest's is a placeholder that nothing searches.
             manifests.upsert(ids=[MANIFEST_ID], documents=[manifest.to_json()], embeddings=[[1.0]])
 
     def open_collection(self, generation: str, create: bool = False):
-        name = COLLECTION_PREFIX + generation
+        name = self.prefix + generation
         with self._talking():
             if create:
                 return self.client().create_collection(
@@ -116,11 +125,11 @@ class ChromaServerStore:
         """Nothing to release: every collection shares the one HTTP client."""
 
     def prune(self, keep: set[str]) -> None:
-        keep_names = {COLLECTION_PREFIX + generation for generation in keep}
+        keep_names = {self.prefix + generation for generation in keep}
         with self._talking():
             for collection in self.client().list_collections():
                 name = collection.name
-                if name.startswith(COLLECTION_PREFIX + "gen-") and name not in keep_names:
+                if name.startswith(self.prefix + "gen-") and name not in keep_names:
                     self.client().delete_collection(name)
 
     @contextmanager
@@ -132,7 +141,7 @@ class ChromaServerStore:
             yield
         finally:
             with self._talking():
-                self.client().delete_collection(LOCK_COLLECTION)
+                self.client().delete_collection(self.lock_collection)
 
     def _take_lock(self) -> None:
         from chromadb.errors import ChromaError
@@ -140,10 +149,10 @@ class ChromaServerStore:
         holder = {"holder": f"{socket.gethostname()}:{os.getpid()}", "since": time.time()}
         for _attempt in range(2):
             try:
-                self.client().create_collection(LOCK_COLLECTION, metadata=holder, embedding_function=None)
+                self.client().create_collection(self.lock_collection, metadata=holder, embedding_function=None)
                 return
             except (ChromaError, ValueError):
-                held = self._collection_or_none(LOCK_COLLECTION)
+                held = self._collection_or_none(self.lock_collection)
                 since = float((held.metadata or {}).get("since", 0)) if held is not None else 0.0
                 if held is not None and time.time() - since < STALE_LOCK_SECONDS:
                     raise IndexBusyError(
@@ -151,8 +160,17 @@ class ChromaServerStore:
                         f"{self.describe()}; wait for it to finish, then run again."
                     ) from None
                 if held is not None:
-                    self.client().delete_collection(LOCK_COLLECTION)  # left by an ingest that died
+                    self.client().delete_collection(self.lock_collection)  # left by an ingest that died
         raise IndexBusyError(f"Could not take the ingest lock on {self.describe()}; run ingest again.")
+
+    def remove_all(self) -> None:
+        """Delete every collection of this course (its generations, manifest and lock): the course is removed."""
+        with self._talking():
+            for collection in self.client().list_collections():
+                if collection.name.startswith(self.prefix) and (self.course or collection.name.startswith(self.prefix + "gen-")
+                                                                or collection.name in (self.manifest_collection, self.lock_collection)):
+                    self.client().delete_collection(collection.name)
+            self._manifests = None
 
     def missing_error(self) -> IndexMissingError:
         return IndexMissingError(

@@ -16,12 +16,13 @@ from core.types import Chunk, RetrievedChunk
 
 
 def open_store(settings) -> Store:
-    """The store the settings name: a Chroma server when chroma_host is set, else the index folder."""
+    """The store the settings name: a Chroma server when chroma_host is set, else the index folder; for a registered
+    course, that course's own collections on the server or its own folder (courses/NAME) in the index folder."""
     if settings.chroma_host:
         from core.chroma_store import ChromaServerStore
 
-        return ChromaServerStore(settings.chroma_host, settings.chroma_port)
-    return LocalStore(Path(settings.db_dir))
+        return ChromaServerStore(settings.chroma_host, settings.chroma_port, settings.course)
+    return LocalStore(Path(settings.course_index_dir()))
 
 
 class _Generation:

@@ -212,6 +212,16 @@ class LocalStore:
         finally:
             lock.release()
 
+    def remove_all(self) -> None:
+        """Delete this index folder and everything in it: the course is removed."""
+        with self._clients_lock:
+            opened = list(self._clients.values())
+            self._clients.clear()
+        for client, _copy in opened:
+            client.close()
+        if self.db_dir.exists():
+            shutil.rmtree(self.db_dir)
+
     def missing_error(self) -> IndexMissingError:
         return IndexMissingError(self.db_dir)
 

@@ -34,6 +34,12 @@ CALIBRATED_LEXICAL_FLOOR = 0.1
 # What runs the embedding model (see core/model.py); each makes slightly different vectors, so each is its own index config.
 EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 EMBED_BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+# A registered course's name: lower-case letters, digits and single hyphens; it becomes a path (/c/NAME/), a folder
+# name and part of Chroma collection names, so nothing else is allowed.
+COURSE_NAME = re.compile(r"[a-z0-9](?:-?[a-z0-9])*")
+MAX_COURSE_NAME_CHARS = 40
+# The path under which a registered course's chat, lessons, API and instructor pages are served.
+COURSE_PATH_PREFIX = "/c/"
 # What a browser sends as Origin: scheme, host and an optional port, nothing after.
 _ORIGIN = re.compile(r"https?://[^/?#\s]+")
 
@@ -125,8 +131,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(400, ge=16, le=4096, description="Longest generated answer, in tokens.")
 
     def base_url(self) -> str:
-        """Where citation links point: the public URL if set, else the address the chat serves on."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Where citation links point: the public URL if set, else the address the chat serves on (plus the course's path)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/") + self.course_path()
 
     course_site_url: str | None = Field(
         None,
@@ -181,10 +187,38 @@ class Settings(BaseSettings):
         60.0, gt=0, le=3600, description="Seconds before a grade the platform refused is sent again (doubling on each failure)."
     )
     course_name: str | None = Field(None, max_length=200, description="Course name in the learner records; default: the course folder's name.")
+    # Many courses in one deployment (issue 16): a registered course (`course-guide course add`) is named here; its
+    # index, quiz bank, learner records, origins and instructor token are its own. Unset: the one default course.
+    course: str | None = Field(
+        None, description="The registered course this command or process works on (see `course-guide course list`); "
+                          "unset: the default course (COURSE_GUIDE_CORPUS_DIR, COURSE_GUIDE_DB_DIR).")
+    course_instructor_token_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of a course's own instructor token, from the course registry; it opens that course's "
+                    "instructor pages only. COURSE_GUIDE_INSTRUCTOR_TOKEN opens every course's.")
+
+    @field_validator("course", mode="before")
+    @classmethod
+    def _course_name(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return check_course_name(str(value))
 
     def course_label(self) -> str:
-        """The course name the interaction records carry."""
-        return self.course_name or Path(self.corpus_dir).resolve().name or "course"
+        """The course name the interaction records and pages show."""
+        return self.course_name or self.course or Path(self.corpus_dir).resolve().name or "course"
+
+    def course_key(self) -> str:
+        """The course the learner records are filed under: a registered course's name, or "" for the default course."""
+        return self.course or ""
+
+    def course_path(self) -> str:
+        """Where this course's pages are served on the guide: /c/NAME for a registered course, the root for the default."""
+        return f"{COURSE_PATH_PREFIX}{self.course}" if self.course else ""
+
+    def course_index_dir(self) -> Path:
+        """The index folder of this course: a registered course's lives in courses/NAME inside the index folder."""
+        return Path(self.db_dir) / "courses" / self.course if self.course else Path(self.db_dir)
 
     def store_location(self) -> str:
         """The SQLAlchemy URL of the interaction store: the setting, else SQLite in the state folder.
@@ -204,14 +238,29 @@ class Settings(BaseSettings):
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        """Accept 'https://a.edu, https://b.edu' as well as a JSON list; origins carry no trailing slash."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
-        if isinstance(value, list):
-            origins = [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
-            bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
-            if bad:
-                raise ValueError(f"{bad[0]!r} is not an origin; write it as scheme://host[:port], e.g. https://course.example.edu")
-            return origins
-        return value
+        return parse_origins(value)
+
+
+def check_course_name(name: str) -> str:
+    """`name` if it can name a registered course, else ValueError saying what a name may hold."""
+    text = name.strip()
+    if len(text) > MAX_COURSE_NAME_CHARS or not COURSE_NAME.fullmatch(text) or text == "default":
+        raise ValueError(
+            f"{name!r} cannot name a course: use 1-{MAX_COURSE_NAME_CHARS} lower-case letters, digits and single hyphens "
+            "(e.g. 'stats-101'), not 'default'")
+    return text
+
+
+def parse_origins(value: object) -> object:
+    """Accept 'https://a.edu, https://b.edu' as well as a JSON list; origins carry no trailing slash. ValueError naming
+    the first that is not an origin."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else text.split(",")
+    if isinstance(value, list):
+        origins = [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
+        bad = [origin for origin in origins if not _ORIGIN.fullmatch(origin)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an origin; write it as scheme://host[:port], e.g. https://course.example.edu")
+        return origins
+    return value

@@ -73,12 +73,13 @@ class Chunk:
             url=meta.get("url"),
         )
 
-    def link(self) -> str:
+    def link(self, course_path: str = "") -> str:
         """What opens this passage: its own absolute URL if it has one (a video at the cue), else the path in
-        the app: the lesson at its section (or cell, slide, cue), or the PDF at its page."""
+        the app (under `course_path`, a registered course's /c/NAME): the lesson at its section (or cell, slide,
+        cue), or the PDF at its page."""
         if self.url:
             return self.url
-        path = "/course/" + quote(self.source)
+        path = course_path + "/course/" + quote(self.source)
         if self.page is not None:
             return f"{path}#page={self.page}"
         return f"{path}#{quote(self.anchor)}" if self.anchor else path
@@ -86,7 +87,7 @@ class Chunk:
     def href(self, base_url: str) -> str:
         """The link as an absolute URL: the app's paths are joined to `base_url`, the passage's own URL is kept."""
         link = self.link()
-        return link if self.url else base_url + link
+        return link if self.url else base_url + link  # base_url ends with the course's path
 
     def location(self) -> str:
         """A short human label: lesson, section, and page or cell/slide label ("Lecture 3 at 12:34" for a time)."""

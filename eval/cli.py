@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.cli.common import db_option, guide_for, json_option, load_model, make_settings
+from app.cli.common import course_option, db_option, guide_for, json_option, load_model, make_settings
 from core.store import IndexUnusableError
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def _summary_table(results: EvalResults) -> str:
 @click.option("--dataset", "dataset_file", type=click.Path(dir_okay=False, path_type=Path),
               help="JSONL eval dataset (see README, 'Evaluating answers').")
 @db_option
+@course_option
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Course folder to index first, into --db (kept, so a rerun embeds only what changed) "
                    "or, without --db, into a temporary index removed after the run.")
@@ -57,7 +58,7 @@ def _summary_table(results: EvalResults) -> str:
               help="Add LLM-judge scores when an LLM endpoint is configured (COURSE_GUIDE_LLM_BASE_URL).")
 @json_option
 @click.pass_context
-def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | None, corpus_dir: Path | None, out_dir: Path | None,
+def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | None, course: str | None, corpus_dir: Path | None, out_dir: Path | None,
                baseline_dir: Path | None, thresholds_file: Path | None, timeout_s: float, judge: bool, as_json: bool) -> None:
     """Score the guide on a dataset of questions: retrieval, key facts, faithfulness, citations and refusals.
 
@@ -73,6 +74,8 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
     from eval.dataset import DatasetError, load_dataset
     from eval.harness import load_results
 
+    if course is not None and corpus_dir is not None:
+        raise click.UsageError("Pass --course (a registered course's own index) or --corpus (a folder indexed for this run), not both.")
     if corpus_dir is not None and not corpus_dir.is_dir():
         raise click.ClickException(f"No course folder at {corpus_dir}. Pass --corpus with the folder of the dataset's lessons.")
     # Everything that can be wrong with the inputs is reported before the slow model load and the run.
@@ -86,7 +89,7 @@ def eval_group(ctx: click.Context, dataset_file: Path | None, db_dir: Path | Non
         click.echo(f"{dataset_file}: skipped {problem}", err=True)
     temporary_index = Path(tempfile.mkdtemp(prefix="course-guide-eval-index-")) if corpus_dir is not None and db_dir is None else None
     try:
-        settings = make_settings(db_dir=temporary_index or db_dir, corpus_dir=corpus_dir)
+        settings = make_settings(db_dir=temporary_index or db_dir, corpus_dir=corpus_dir, course=course)
         guide = _indexed_guide(settings) if corpus_dir is not None else guide_for(settings)
         _run_and_report(ctx, guide, dataset, dataset_file, bars, thresholds_file, baseline, baseline_dir,
                         out_dir, timeout_s, judge, as_json)

@@ -140,3 +140,33 @@ def test_eval_and_eval_generate_read_the_index_on_the_chroma_server(served_cours
     made = CliRunner().invoke(main, ["eval", "generate", "--out", str(tmp_path / "synthetic.jsonl")], env=env)
     assert made.exit_code == 0, made.output
     assert (tmp_path / "synthetic.jsonl").read_text().count("\n") > 3
+
+
+def test_two_registered_courses_share_one_chroma_server_and_removing_one_leaves_the_default(served_course, tmp_path, embedder):
+    """Each course's collections are its own (course.NAME.*); removing a course deletes those only."""
+    from ingest.pipeline import ingest_corpus
+
+    host, port = served_course.chroma_host, served_course.chroma_port
+    default_generation = IndexReader(open_store(served_course)).refresh().generation
+    folders = {}
+    for name, text in (("astro", "# Comets\n\nA comet is an icy body that grows a tail near the Sun.\n"),
+                       ("garden", "# Roses\n\nA rose is a woody flowering plant that needs pruning in spring.\n")):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / "01-lesson.md").write_text(text)
+        course = served_course.model_copy(update={"course": name, "corpus_dir": folders[name]})
+        assert ingest_corpus(course, lambda: embedder).published
+    astro = served_course.model_copy(update={"course": "astro", "corpus_dir": folders["astro"]})
+    garden = served_course.model_copy(update={"course": "garden", "corpus_dir": folders["garden"]})
+    assert [c.text for c in IndexReader(open_store(astro)).chunks()][0].startswith("# Comets") or \
+        "comet" in IndexReader(open_store(astro)).chunks()[0].text.lower()
+    assert all("rose" in c.text.lower() for c in IndexReader(open_store(garden)).chunks())
+    names = [c.name for c in ChromaServerStore(host, port).client().list_collections()]
+    assert any(n.startswith("course.astro.gen-") for n in names) and "course.garden.manifest" in names
+    open_store(astro).remove_all()
+    names = [c.name for c in ChromaServerStore(host, port).client().list_collections()]
+    assert not any(n.startswith("course.astro.") for n in names) and "course.garden.manifest" in names
+    with pytest.raises(IndexUnusableError):
+        IndexReader(open_store(astro)).refresh()
+    assert IndexReader(open_store(served_course)).refresh().generation == default_generation
+    assert IndexReader(open_store(garden)).refresh().chunk_count == 1

@@ -40,9 +40,9 @@ def store(store_url):
 def test_opening_runs_the_shipped_migrations_once(store, store_url):
     tables = set(inspect(store.engine).get_table_names())
     assert {"interactions", "feedback", "quiz_sessions", "quiz_attempts", "review_cards", "lti_platforms", "lti_tool_keys",
-            "lti_login_states", "lti_grades", "alembic_version"} <= tables
+            "lti_login_states", "lti_grades", "courses", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
     add(store)
     again = InteractionStore(store_url)  # a second replica, or a restart: nothing is lost or redone
     assert again.count() == 1

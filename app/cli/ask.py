@@ -10,7 +10,7 @@ from typing import Any
 import click
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from app.cli.common import db_option, guide_for, json_option, make_settings
+from app.cli.common import course_option, db_option, guide_for, json_option, make_settings
 from core.files import JsonLine, json_lines, parse_line
 
 
@@ -48,17 +48,18 @@ def _batch_lines(lines: Iterable[str]) -> Iterator[tuple[JsonLine, BatchLine | N
 @click.command()
 @click.argument("question")
 @db_option
+@course_option
 @click.option("--history", "history_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file with the conversation so far: [{\"role\": \"user\"|\"assistant\", \"content\": ...}].")
 @click.option("--lesson", help="The lesson the learner is on (file name, or its name without number), to prefer its passages.")
 @json_option
-def ask(question: str, db_dir: Path | None, history_file: Path | None, lesson: str | None, as_json: bool) -> None:
+def ask(question: str, db_dir: Path | None, course: str | None, history_file: Path | None, lesson: str | None, as_json: bool) -> None:
     """Answer QUESTION from the course. With QUESTION '-', answer stdin's lines as JSON lines: each a plain
     question or a JSON object {"question", "history", "lesson"}."""
     from app.engine.answer import answer_question
     from app.engine.questions import QuestionError
 
-    settings = make_settings(db_dir=db_dir)
+    settings = make_settings(db_dir=db_dir, course=course)
     history = _read_history(history_file)
     guide = guide_for(settings)
     if question == "-":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli.common import db_option, json_option, load_model, make_settings
+from app.cli.common import course_option, db_option, json_option, load_model, make_settings
 
 
 def _open_store(settings):
@@ -34,8 +34,9 @@ def _course_lessons(settings) -> dict[str, str]:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for insights.html [default: insights].")
 @json_option
 @db_option
+@course_option
 @click.pass_context
-def insights(ctx: click.Context, since: str | None, out_dir: Path | None, as_json: bool, db_dir: Path | None) -> None:
+def insights(ctx: click.Context, since: str | None, out_dir: Path | None, as_json: bool, db_dir: Path | None, course: str | None) -> None:
     """What learners asked, where the course has gaps and which answers did not help: a self-contained HTML
     report, or with --json one object (questions, refused, feedback, gaps, ...). Reads the interaction store
     (COURSE_GUIDE_STATE_DIR or COURSE_GUIDE_STORE_URL)."""
@@ -44,7 +45,7 @@ def insights(ctx: click.Context, since: str | None, out_dir: Path | None, as_jso
     from app.insights.analysis import parse_since, summary
     from app.insights.report import render
 
-    settings = make_settings(db_dir=db_dir)
+    settings = make_settings(db_dir=db_dir, course=course)
     try:
         start = parse_since(since, datetime.now(timezone.utc))
     except ValueError as err:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import ask, calibrate, ingest, insights, lti, quiz, serve
+from app.cli import ask, calibrate, course, ingest, insights, lti, quiz, serve
 from eval.cli import eval_group
 
 
@@ -13,6 +13,7 @@ def main() -> None:
     """Course Guide: answers learners' questions from your course documents, with citations."""
 
 
+main.add_command(course.course)
 main.add_command(ingest.ingest)
 main.add_command(ask.ask)
 main.add_command(serve.serve)

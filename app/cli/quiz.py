@@ -10,7 +10,7 @@ import click
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from app.cli import quiz_bank
-from app.cli.common import db_option, guide_for, json_option, make_settings
+from app.cli.common import course_option, db_option, guide_for, json_option, make_settings
 from core.files import json_lines, parse_line
 from core.quiz import CHOICE_LETTERS
 from core.store import IndexUnusableError
@@ -26,13 +26,14 @@ class GradeLine(BaseModel):
 
 @click.group(invoke_without_command=True)
 @db_option
+@course_option
 @click.option("--topic", help="Only items on this topic, e.g. 'model monitoring' (default: a mix of every lesson).")
 @click.option("--n", "count", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many items.")
 @click.option("--grade", "grade_stdin", is_flag=True,
               help="Grade replies instead: read {item_id, reply} JSON lines on stdin, write one grade JSON line each.")
 @json_option
 @click.pass_context
-def quiz(ctx: click.Context, db_dir: Path | None, topic: str | None, count: int, grade_stdin: bool, as_json: bool) -> None:
+def quiz(ctx: click.Context, db_dir: Path | None, course: str | None, topic: str | None, count: int, grade_stdin: bool, as_json: bool) -> None:
     """Print quiz items (instructor-written and generated from the course), or grade replies with --grade.
 
     `quiz export` and `quiz import` move the item bank to and from Canvas, Moodle and other platforms."""
@@ -41,7 +42,7 @@ def quiz(ctx: click.Context, db_dir: Path | None, topic: str | None, count: int,
     from app.quiz.bank import QuizError, course_items, quiz_items_for
     from app.quiz.grading import grade_reply
 
-    settings = make_settings(db_dir=db_dir)
+    settings = make_settings(db_dir=db_dir, course=course)
     guide = guide_for(settings)
     try:
         items = course_items(guide)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli.common import db_option, guide_for, make_settings
+from app.cli.common import course_option, db_option, guide_for, make_settings
 from core.settings import ENV_PREFIX, Settings
 from core.store import IndexUnusableError
 
@@ -33,20 +33,23 @@ def _configure_logging() -> None:
 
 
 def _app(settings: Settings, chat: bool):
-    from app.web.server import create_app
+    """The deployment: the default course at /, every registered course at /c/NAME/ (only settings.course's, if set)."""
+    from app.web.server import create_deployment
 
-    guide = guide_for(settings, require_index=False)
-    try:
-        guide.index.refresh()
-    except IndexUnusableError as err:
-        logging.getLogger("course_guide").warning(str(err))
-    return create_app(guide, chat=chat)
+    only = settings.course
+    guide = guide_for(settings.model_copy(update={"course": None}), require_index=False)
+    if only is None:
+        try:
+            guide.index.refresh()
+        except IndexUnusableError as err:
+            logging.getLogger("course_guide").warning(str(err))
+    return create_deployment(guide, chat=chat, only=only)
 
 
 def worker_app():
     """The app of one uvicorn worker (`serve --workers N`): its settings come from the environment `serve` set up."""
     _configure_logging()
-    return _app(make_settings(), chat=os.environ.get(CHAT_ENV, "true") == "true")
+    return _app(make_settings(resolve_course=False), chat=os.environ.get(CHAT_ENV, "true") == "true")
 
 
 @click.command()
@@ -59,12 +62,15 @@ def worker_app():
 @click.option("--no-chat", "no_chat", is_flag=True,
               help="Serve the API, the widget, the lesson and instructor pages, but not the Gradio chat at /.")
 @db_option
-def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: Path | None, workers: int, no_chat: bool) -> None:
+@course_option
+def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: Path | None, course: str | None, workers: int, no_chat: bool) -> None:
     """Serve the web chat and the course documents it cites."""
     import uvicorn
 
     _configure_logging()
-    settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir)
+    settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, db_dir=db_dir, course=course, resolve_course=False)
+    if settings.course:
+        make_settings(db_dir=db_dir, course=settings.course)  # an unknown course fails here, in one line
     if workers > 1 and not no_chat:
         # Gradio keeps each chat event in the process that took /queue/join; the browser's /queue/data stream can reach
         # another worker, which answers "Session not found". The API keeps nothing in the process and spreads fine.
@@ -78,7 +84,8 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return
     # Workers are fresh processes that import worker_app and read the settings from the environment: pass the flags on.
-    for name, value in (("HOST", settings.host), ("PORT", settings.port), ("CORPUS_DIR", corpus_dir), ("DB_DIR", db_dir)):
+    for name, value in (("HOST", settings.host), ("PORT", settings.port), ("CORPUS_DIR", corpus_dir), ("DB_DIR", db_dir),
+                        ("COURSE", settings.course)):
         if value is not None:
             os.environ[ENV_PREFIX + name] = str(value)
     os.environ[CHAT_ENV] = "false"

@@ -9,6 +9,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 CHANNELS = ("chat", "widget", "api")
 MAX_LEARNER_CHARS = 64
+MAX_COURSE_CHARS = 40
+# Which course a learner record belongs to: a registered course's name, or "" for the deployment's default course.
+DEFAULT_COURSE_ID = ""
 
 
 class Base(DeclarativeBase):
@@ -35,6 +38,7 @@ class Interaction(Base):
     answerer: Mapped[str] = mapped_column(String(32))
     latency_ms: Mapped[float] = mapped_column(Float)
     learner: Mapped[str | None] = mapped_column(String(MAX_LEARNER_CHARS), index=True)
+    course_id: Mapped[str] = mapped_column(String(MAX_COURSE_CHARS), default=DEFAULT_COURSE_ID, server_default="", index=True)
 
     __table_args__ = (Index("ix_interactions_refused_asked_at", "refused", "asked_at"),)
 
@@ -58,6 +62,7 @@ class QuizStart(Base):
     session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     learner: Mapped[str] = mapped_column(String(MAX_LEARNER_CHARS), index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    course_id: Mapped[str] = mapped_column(String(MAX_COURSE_CHARS), default=DEFAULT_COURSE_ID, server_default="", index=True)
 
 
 class QuizAttempt(Base):
@@ -81,6 +86,7 @@ class QuizAttempt(Base):
     # Set when the learner disputes the grade ("I think my answer was right"); the instructor's quiz page lists these.
     disputed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     dispute_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    course_id: Mapped[str] = mapped_column(String(MAX_COURSE_CHARS), default=DEFAULT_COURSE_ID, server_default="", index=True)
 
     __table_args__ = (
         UniqueConstraint("session_id", "item_id", "presentation", name="uq_quiz_attempts_session_item_presentation"),
@@ -90,11 +96,12 @@ class QuizAttempt(Base):
 
 
 class ReviewCard(Base):
-    """A learner's FSRS card for one item (fsrs.Card.to_dict()), with its due time copied out for queries."""
+    """A learner's FSRS card for one item of one course (fsrs.Card.to_dict()), with its due time copied out for queries."""
 
     __tablename__ = "review_cards"
 
     learner: Mapped[str] = mapped_column(String(MAX_LEARNER_CHARS), primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(MAX_COURSE_CHARS), primary_key=True, default=DEFAULT_COURSE_ID, server_default="")
     item_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     lesson: Mapped[str] = mapped_column(String(200))
     card: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -179,3 +186,18 @@ class LtiGrade(Base):
         UniqueConstraint("launch_id", "session_id", name="uq_lti_grades_launch_session"),
         Index("ix_lti_grades_pending", "sent_at", "next_try_at"),
     )
+
+
+class Course(Base):
+    """One registered course of a deployment (`course-guide course add`): where its documents are, which sites may use
+    it and who may see its instructor pages. Its index lives in the index store, its learner records carry its name."""
+
+    __tablename__ = "courses"
+
+    name: Mapped[str] = mapped_column(String(MAX_COURSE_CHARS), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    corpus_dir: Mapped[str] = mapped_column(Text)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON)
+    instructor_token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

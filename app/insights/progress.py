@@ -72,7 +72,7 @@ def valid_learner(learner: str | None) -> str | None:
 
 def start_session(store: InteractionStore, session_id: str, learner: str, at: datetime | None = None) -> None:
     with store.session() as session:
-        session.add(QuizStart(session_id=session_id, learner=learner, started_at=at or now()))
+        session.add(QuizStart(session_id=session_id, learner=learner, started_at=at or now(), course_id=store.course_id))
 
 
 def store_attempt(store: InteractionStore, *, session_id: str, learner: str, item: QuizItem, reply: str, score: float,
@@ -85,7 +85,8 @@ def store_attempt(store: InteractionStore, *, session_id: str, learner: str, ite
     attempt_id = str(uuid.uuid4())
     values = {"attempt_id": attempt_id, "session_id": session_id, "learner": learner, "item_id": item.id, "lesson": item.source[:200],
               "section": item.section, "reply": reply[:MAX_REPLY_CHARS], "score": float(score), "verdict": verdict,
-              "channel": channel, "answered_at": at, "presentation": min(max(presentation, 0), MAX_PRESENTATION)}
+              "channel": channel, "answered_at": at, "presentation": min(max(presentation, 0), MAX_PRESENTATION),
+              "course_id": store.course_id}
     try:
         return _store_attempt(store, values, item, learner, verdict, at)
     except _NotABringBack:
@@ -106,13 +107,15 @@ def _store_attempt(store: InteractionStore, values: dict[str, Any], item: QuizIt
             return None
         if values["presentation"] and not _missed_before(session, values):
             raise _NotABringBack  # rolls the insert back
-        statement = select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.item_id == item.id).with_for_update()
+        course_id = values["course_id"]
+        statement = select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.course_id == course_id,
+                                             ReviewCard.item_id == item.id).with_for_update()
         row = session.execute(statement).scalar_one_or_none()
         if row is None:
             card = schedule(None, verdict, at)
-            new = {"learner": learner, "item_id": item.id, "lesson": item.source[:200], "card": dict(card.to_dict()),
-                   "due": card.due, "reviews": 1}
-            if _insert_ignoring_duplicate(session, ReviewCard, new, ["learner", "item_id"]):
+            new = {"learner": learner, "course_id": course_id, "item_id": item.id, "lesson": item.source[:200],
+                   "card": dict(card.to_dict()), "due": card.due, "reviews": 1}
+            if _insert_ignoring_duplicate(session, ReviewCard, new, ["learner", "course_id", "item_id"]):
                 return attempt_id
             row = session.execute(statement).scalar_one()  # another reply made the card a moment ago
         card = schedule(Card.from_dict(cast(Any, row.card)), verdict, at)
@@ -134,7 +137,7 @@ def _insert_attempt(session: Session, values: dict[str, Any]) -> bool:
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):
         started = session.get(QuizStart, values["session_id"])
-        if started is None or started.learner != values["learner"]:
+        if started is None or started.learner != values["learner"] or started.course_id != values["course_id"]:
             return False
         return _insert_ignoring_duplicate(session, QuizAttempt, values, ATTEMPT_KEY)
     dialect_insert: Any
@@ -148,7 +151,9 @@ def _insert_attempt(session: Session, values: dict[str, Any]) -> bool:
         dialect_insert = sqlite_insert
     columns = [key for key in values if key not in ("session_id", "learner")]
     chosen = select(QuizStart.session_id, QuizStart.learner, *[literal(values[key], type_=QuizAttempt.__table__.c[key].type).label(key) for key in columns])
-    chosen = chosen.where(QuizStart.session_id == values["session_id"], QuizStart.learner == values["learner"])
+    # The session must be this learner's, in this course: a session started in another course stores nothing here.
+    chosen = chosen.where(QuizStart.session_id == values["session_id"], QuizStart.learner == values["learner"],
+                          QuizStart.course_id == values["course_id"])
     statement = dialect_insert(QuizAttempt).from_select(["session_id", "learner", *columns], chosen)
     returning = statement.on_conflict_do_nothing(index_elements=ATTEMPT_KEY).returning(QuizAttempt.attempt_id)
     return session.execute(returning).first() is not None
@@ -182,7 +187,7 @@ def dispute_attempt(store: InteractionStore, attempt_id: str, learner: str, comm
     learner has no such attempt. The grade itself never changes: the instructor reads the dispute and decides."""
     with store.session() as session:
         attempt = session.get(QuizAttempt, attempt_id)
-        if attempt is None or attempt.learner != learner:
+        if attempt is None or attempt.learner != learner or attempt.course_id != store.course_id:
             return False
         attempt.disputed_at = now()
         attempt.dispute_comment = (comment or "").strip()[:MAX_REPLY_CHARS] or None
@@ -193,7 +198,7 @@ def dispute_attempt(store: InteractionStore, attempt_id: str, learner: str, comm
 
 def attempts(store: InteractionStore, learner: str | None = None, lesson: str | None = None) -> list[dict[str, Any]]:
     """Stored attempts, oldest first (one learner's, one lesson's, or all)."""
-    statement = select(QuizAttempt).order_by(QuizAttempt.answered_at, QuizAttempt.attempt_id)
+    statement = select(QuizAttempt).where(QuizAttempt.course_id == store.course_id).order_by(QuizAttempt.answered_at, QuizAttempt.attempt_id)
     if learner is not None:
         statement = statement.where(QuizAttempt.learner == learner)
     if lesson is not None:
@@ -208,7 +213,8 @@ def attempts(store: InteractionStore, learner: str | None = None, lesson: str | 
 
 def cards(store: InteractionStore, learner: str) -> dict[str, ReviewCard]:
     with store.session() as session:
-        return {c.item_id: c for c in session.execute(select(ReviewCard).where(ReviewCard.learner == learner)).scalars()}
+        chosen = select(ReviewCard).where(ReviewCard.learner == learner, ReviewCard.course_id == store.course_id)
+        return {c.item_id: c for c in session.execute(chosen).scalars()}
 
 
 def lesson_mastery(rows: list[dict[str, Any]]) -> dict[str, tuple[float, int]]:
@@ -234,7 +240,7 @@ def progress(guide: Guide, store: InteractionStore, learner: str, at: datetime |
     for lesson in sorted(set(per_lesson) | set(due)):
         score, count = per_lesson.get(lesson, (0.0, 0))
         entry = files.get(lesson)
-        lessons.append({"lesson": lesson, "title": entry.title if entry else lesson, "url": f"/course/{lesson}",
+        lessons.append({"lesson": lesson, "title": entry.title if entry else lesson, "url": f"{guide.settings.course_path()}/course/{lesson}",
                         "mastery": score, "attempts": count, "due": len(due.get(lesson, []))})
     review_next = [row["lesson"] for row in sorted(lessons, key=lambda r: (-r["due"], r["mastery"], r["lesson"]))
                    if row["due"] or row["mastery"] < REVIEW_BELOW]

@@ -74,7 +74,7 @@ th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid #e2e8f0; 
 th { background: #f8fafc; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 ul { margin: 0; padding-left: 18px; } .empty { color: #475569; }
 </style></head><body>
-<header><h1>Quiz insights: {{ course }}</h1><p>{{ s.attempts }} graded replies from {{ s.learners }} learners · <a href="/instructor">Back to the dashboard</a></p></header>
+<header><h1>Quiz insights: {{ course }}</h1><p>{{ s.attempts }} graded replies from {{ s.learners }} learners · <a href="{{ root }}/instructor">Back to the dashboard</a></p></header>
 <main>
 <section><h2>Attempts per lesson</h2>
 {% if s.lessons %}<table><tr><th>Lesson</th><th>Attempts</th><th>Learners</th><th>Share correct</th></tr>
@@ -97,5 +97,5 @@ ul { margin: 0; padding-left: 18px; } .empty { color: #475569; }
 </main></body></html>""")
 
 
-def render_quiz_page(summary: dict[str, Any], course: str, titles: dict[str, str]) -> str:
-    return _PAGE.render(s=summary, course=course, titles=titles)
+def render_quiz_page(summary: dict[str, Any], course: str, titles: dict[str, str], root: str = "") -> str:
+    return _PAGE.render(s=summary, course=course, titles=titles, root=root)

@@ -59,10 +59,11 @@ class Recorder:
     A store that is locked, full or down never fails an answer: the failure is logged, shown by /api/health,
     and the next answer tries again, so recording resumes by itself when the store is back."""
 
-    def __init__(self, settings: Settings, store: InteractionStore | None = None):
+    def __init__(self, settings: Settings, store: InteractionStore | None = None, *, parent: Recorder | None = None):
         self.settings = settings
         self.enabled = settings.record_interactions
         self._store = store
+        self._parent = parent  # a course's recorder writes through the deployment's one store (see for_course)
         self._lock = threading.Lock()
         self._retry_at = 0.0
         self._next_purge = 0.0
@@ -71,7 +72,13 @@ class Recorder:
         self.recorded = 0
         self.failed = 0
 
+    def for_course(self, settings: Settings) -> Recorder:
+        """A recorder for the registered course `settings` names, sharing this recorder's database connection pool."""
+        return Recorder(settings, parent=self)
+
     def _opened(self) -> InteractionStore:
+        if self._parent is not None:
+            return self._parent._opened().for_course(self.settings.course_key())
         with self._lock:
             if self._store is None:
                 self._store = InteractionStore.open(self.settings)
@@ -140,8 +147,9 @@ class Recorder:
         if not self.enabled:
             return {"enabled": False}
         report: dict[str, Any] = {"enabled": True, "ok": self.error is None, "recorded": self.recorded, "failed": self.failed}
-        if self._store is not None:
-            report["store"] = self._store.describe()
+        opened = self._parent._store if self._parent is not None else self._store
+        if opened is not None:
+            report["store"] = opened.describe()
         if self.error:
             report["error"] = (f"Learner questions are not being recorded ({self.error}); answers are still served. "
                                "Check the interaction store (COURSE_GUIDE_STORE_URL / COURSE_GUIDE_STATE_DIR).")
@@ -149,6 +157,8 @@ class Recorder:
         return report
 
     def close(self) -> None:
+        if self._parent is not None:  # the deployment's recorder closes the shared store
+            return
         with self._lock:
             if self._store is not None:
                 self._store.close()

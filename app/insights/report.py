@@ -51,7 +51,7 @@ def bars_plot(counts: Mapping[str, int], colour: str = "#2563eb") -> Markup | No
 
 
 def render(summary: dict[str, Any], *, course: str, dashboard: bool, filters: dict[str, Any] | None = None,
-           lessons: list[str] | None = None, notice: str | None = None) -> str:
+           lessons: list[str] | None = None, notice: str | None = None, root: str = "") -> str:
     """The page; every learner-typed string goes through Jinja's autoescape, so it shows as text."""
     plots = {
         "over_time": over_time_plot(summary["per_day"]),
@@ -59,8 +59,9 @@ def render(summary: dict[str, Any], *, course: str, dashboard: bool, filters: di
         "channels": bars_plot(summary["channels"], "#10b981"),
     }
     return _env.get_template("insights.html.j2").render(
-        s=summary, course=course, dashboard=dashboard, filters=filters or {}, lessons=lessons or [], plots=plots, notice=notice)
+        s=summary, course=course, dashboard=dashboard, filters=filters or {}, lessons=lessons or [], plots=plots, notice=notice, root=root)
 
 
-def sign_in_page(message: str | None = None) -> str:
-    return _env.get_template("sign_in.html.j2").render(message=message)
+def sign_in_page(message: str | None = None, root: str = "") -> str:
+    """The sign-in form; `root` is the course's path (/c/NAME, or "" for the default course)."""
+    return _env.get_template("sign_in.html.j2").render(message=message, root=root)

@@ -1,6 +1,7 @@
 """The learner-interaction store: SQLite in the state folder or any SQLAlchemy URL, migrated by Alembic when it opens."""
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.insights.models import Feedback, Interaction, QuizAttempt, QuizStart, ReviewCard
+from app.insights.models import DEFAULT_COURSE_ID, Feedback, Interaction, QuizAttempt, QuizStart, ReviewCard
 from core.settings import Settings
 
 log = logging.getLogger("course_guide")
@@ -93,8 +94,9 @@ def migrate(engine: Engine) -> None:
 class InteractionStore:
     """What learners asked and how they voted, in a real database; safe to share between threads and replicas."""
 
-    def __init__(self, url: str, retention_days: int = 180):
+    def __init__(self, url: str, retention_days: int = 180, course_id: str = DEFAULT_COURSE_ID):
         self.url = url
+        self.course_id = course_id  # the course whose records this store reads and writes (see for_course)
         self.retention = timedelta(days=retention_days)
         self.engine = _engine(url)
         try:
@@ -111,7 +113,15 @@ class InteractionStore:
             url = settings.store_location()
         except ValueError as err:
             raise StoreError(f"The interaction store cannot be opened: {err}.") from None
-        return cls(url, settings.retention_days)
+        return cls(url, settings.retention_days).for_course(settings.course_key())
+
+    def for_course(self, course_id: str) -> InteractionStore:
+        """The same database (one engine, one pool), reading and writing only `course_id`'s learner records."""
+        if course_id == self.course_id:
+            return self
+        view = copy.copy(self)
+        view.course_id = course_id
+        return view
 
     def describe(self) -> str:
         """The store's URL without its password, for logs and /api/health."""
@@ -130,13 +140,14 @@ class InteractionStore:
     def add(self, row: dict[str, Any]) -> None:
         """Record one interaction (the columns of models.Interaction)."""
         with self.session() as session:
-            session.add(Interaction(**row))
+            session.add(Interaction(**row, course_id=self.course_id))
 
     def vote(self, answer_id: str, helpful: bool, comment: str | None) -> None:
         """Store a learner's vote; a second vote on the same answer replaces the first. UnknownAnswerError if no such answer."""
         values = {"answer_id": answer_id, "helpful": helpful, "comment": comment or None, "updated_at": now()}
         with self.session() as session:
-            if session.get(Interaction, answer_id) is None:
+            answered = session.get(Interaction, answer_id)
+            if answered is None or answered.course_id != self.course_id:  # another course's answer is not this one's to vote on
                 raise UnknownAnswerError(answer_id)
             dialect = session.get_bind().dialect.name
             statement: Any
@@ -171,8 +182,11 @@ class InteractionStore:
         if source == target:
             return 0
         with self.session() as session:
-            kept = set(session.execute(select(ReviewCard.item_id).where(ReviewCard.learner == target)).scalars())
-            session.execute(delete(ReviewCard).where(ReviewCard.learner == source, ReviewCard.item_id.in_(kept)))
+            # Every course's records move: a learner id names one person across the deployment.
+            kept = session.execute(select(ReviewCard.course_id, ReviewCard.item_id).where(ReviewCard.learner == target)).all()
+            for course_id, item_id in kept:
+                session.execute(delete(ReviewCard).where(ReviewCard.learner == source, ReviewCard.course_id == course_id,
+                                                         ReviewCard.item_id == item_id))
             moved = 0
             for model in (ReviewCard, QuizStart, QuizAttempt, Interaction):
                 moved += _rowcount(session.execute(update(model).where(model.learner == source).values(learner=target)))
@@ -197,6 +211,7 @@ class InteractionStore:
 
     def _filtered(self, statement, since: datetime | None, until: datetime | None, channel: str | None,
                   lesson: str | None, refused: bool | None):
+        statement = statement.where(Interaction.course_id == self.course_id)
         if since is not None:
             statement = statement.where(Interaction.asked_at >= since)
         if until is not None:
@@ -236,8 +251,18 @@ class InteractionStore:
             return session.execute(statement).scalar_one()
 
     def count(self) -> int:
+        """How many questions this course's learners asked."""
         with self.session() as session:
-            return session.execute(select(func.count()).select_from(Interaction)).scalar_one()
+            return session.execute(select(func.count()).select_from(Interaction).where(Interaction.course_id == self.course_id)).scalar_one()
+
+    def forget_course(self) -> int:
+        """Delete every learner record of this store's course (a removed course); the number of questions deleted."""
+        with self.session() as session:
+            ids = select(Interaction.answer_id).where(Interaction.course_id == self.course_id)
+            session.execute(delete(Feedback).where(Feedback.answer_id.in_(ids)))
+            for model in (ReviewCard, QuizAttempt, QuizStart):
+                session.execute(delete(model).where(model.course_id == self.course_id))
+            return _rowcount(session.execute(delete(Interaction).where(Interaction.course_id == self.course_id)))
 
 
 def question_dict(interaction: Interaction, feedback: Feedback | None) -> dict[str, Any]:

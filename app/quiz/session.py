@@ -137,7 +137,7 @@ def passage_link(guide: Guide, item: QuizItem) -> PassageLink:
     chunk = next((c for c in guide.index.chunks() if c.id == item.chunk_id), None)
     if chunk is None:
         return PassageLink(item.section, None)
-    return PassageLink(chunk.location(), chunk.link())
+    return PassageLink(chunk.location(), chunk.link(guide.settings.course_path()))
 
 
 def session_items(guide: Guide, session: QuizSession) -> dict[str, QuizItem]:

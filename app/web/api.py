@@ -25,7 +25,7 @@ from app.engine.answer import answer_question, stream_answer
 from app.engine.guide import Guide
 from app.engine.questions import QuestionError, UnknownLessonError
 from app.insights import progress
-from app.insights.access import OFF_MESSAGE, UNAUTHORIZED_MESSAGE, authorized, configured_token
+from app.insights.access import OFF_MESSAGE, UNAUTHORIZED_MESSAGE, access_on, authorized
 from app.insights.recording import Recorder, RecordingOff
 from app.insights.store import MAX_PAGE, StoreError, UnknownAnswerError
 from app.lti.routes import LAUNCH_HEADER, LtiTool
@@ -72,6 +72,13 @@ MAX_LESSON_CHARS = 200
 ASK_EXAMPLE: dict[str, Any] = {"question": "What is a model registry?", "history": [], "lesson": "model-registry-and-packaging"}
 
 
+# Read by app.web.courses.Deployment, which sends the call to that course's own app; declared here so the request
+# models accept it and the API docs show it.
+COURSE_FIELD = Field(None, min_length=1, max_length=40, pattern=r"^[a-z0-9](?:-?[a-z0-9])*$",
+                     description="A registered course's name (see GET / or `course-guide course list`); none: the default "
+                                 "course. The same as calling /c/NAME/api/....")
+
+
 class HistoryMessage(BaseModel):
     """One earlier turn of the conversation, as the client kept it."""
 
@@ -82,6 +89,7 @@ class HistoryMessage(BaseModel):
 
 class AskBase(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ASK_EXAMPLE]})
+    course: str | None = COURSE_FIELD
     history: list[HistoryMessage] | None = Field(
         None, max_length=HISTORY_MESSAGES_ACCEPTED, description="The conversation so far, oldest first (the server keeps none)."
     )
@@ -97,6 +105,7 @@ class AskBase(BaseModel):
 
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"answer_id": "3f0c7a52-6a1e-4c3e-9a57-0c2b8f1d9e10", "helpful": False, "comment": "It did not say how."}]})
+    course: str | None = COURSE_FIELD
     answer_id: UUID = Field(description="The answer_id an answer carried.")
     helpful: StrictBool = Field(description="true: the answer helped; false: it did not.")
     comment: str | None = Field(None, max_length=2000, description="What was wrong or missing, in the learner's words.")
@@ -111,6 +120,7 @@ LEARNER_FIELD = Field(
 
 class QuizStartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"topic": "model monitoring", "n": 5}, {"learner": "a1b2c3", "mode": "review"}]})
+    course: str | None = COURSE_FIELD
     topic: str | None = Field(None, max_length=200, description="What to be quizzed on, e.g. 'model monitoring'; none: a mix.")
     n: int = Field(DEFAULT_QUIZ_LENGTH, ge=1, le=50, description="How many questions.")
     lesson: str | None = Field(None, max_length=MAX_LESSON_CHARS, description="Only this lesson's questions (its file name or stem).")
@@ -144,12 +154,14 @@ class LearnerRequest(BaseModel):
     """The widget's own learner id, offered so the guide's first-party cookie (the chat's id) and the widget agree."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"learner": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}]})
+    course: str | None = COURSE_FIELD
     learner: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
                          description="The id the widget keeps (16 to 64 letters, digits, '-' or '_').")
 
 
 class QuizReplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    course: str | None = COURSE_FIELD
     session: QuizState
     reply: str = Field(max_length=MAX_MESSAGE_CHARS, description="The learner's answer to the current question, or 'stop'.")
     learner: str | None = LEARNER_FIELD
@@ -161,6 +173,7 @@ class DisputeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"attempt_id": "5f0c2a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f",
                                                                              "learner": "a1b2c3", "comment": "I said the same in other words."}]})
+    course: str | None = COURSE_FIELD
     attempt_id: UUID = Field(description="The attempt_id that the graded reply's response carried.")
     learner: str | None = LEARNER_FIELD
     comment: str | None = Field(None, max_length=1000, description="Why the learner thinks the reply was right (optional).")
@@ -519,7 +532,7 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
         until: str | None = Query(None, description="ISO date or time: only questions asked before then."),
         channel: Literal["chat", "widget", "api"] | None = None, lesson: str | None = None, refused: bool | None = None,
     ) -> JSONResponse:
-        if configured_token(settings) is None:
+        if not access_on(settings):
             return _error(404, OFF_MESSAGE)
         # Scripts only: the API takes the token as a Bearer header, never the dashboard's cookie.
         if not authorized(settings, request.headers.get("authorization"), None):

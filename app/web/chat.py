@@ -49,19 +49,20 @@ CHAT_CSS = """
 """
 
 
-def answer_markdown(answer: Answer) -> str:
+def answer_markdown(answer: Answer, course_path: str = "") -> str:
     """The answer with each [n] linked to its passage, and the sources (or the nearest topics) listed below.
 
-    Links are relative, so they work whatever host name the learner reached the chat by."""
+    Links are relative (under `course_path`, a registered course's /c/NAME), so they work whatever host name the
+    learner reached the chat by."""
     chunks = {r.chunk.id: r.chunk for r in answer.retrieved}
-    links = {c.n: chunks[c.chunk_id].link() for c in answer.citations}
+    links = {c.n: chunks[c.chunk_id].link(course_path) for c in answer.citations}
     body = link_markers(answer.answer, links)
     if answer.refused:
         topics = closest_topics(answer.retrieved)
         if not topics:
             return body
         body = REFUSAL_MESSAGE  # the topics are listed as links below instead of in the sentence
-        listed = "\n".join(f"- [{link_text(hit.chunk.location())}]({hit.chunk.link()})" for hit in topics)
+        listed = "\n".join(f"- [{link_text(hit.chunk.location())}]({hit.chunk.link(course_path)})" for hit in topics)
         return f"{body}\n\n**Closest topics in the course**\n\n{listed}"
     sources = "\n".join(f"{c.n}. [{link_text(chunks[c.chunk_id].location())}]({links[c.n]})" for c in answer.citations)
     return f"{body}\n\n**Sources**\n\n{sources}"
@@ -136,7 +137,7 @@ def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
                 return
             for event in stream_answer(guide, message, plain_history(history)):
                 if isinstance(event, Answer):
-                    final = answer_preamble(event) + answer_markdown(event)
+                    final = answer_preamble(event) + answer_markdown(event, guide.settings.course_path())
                     # An offline answer is ready at once: stream it with its links, so the text never jumps.
                     if event.answerer == "extractive" and not shown:
                         yield from stream_words(final)
@@ -170,10 +171,12 @@ def build_chat(guide: Guide, recorder: Recorder | None = None) -> gr.Blocks:
 
     examples = example_questions(guide)
     privacy = f" *{PRIVACY_LINE}*" if recorder.enabled else ""
-    with gr.Blocks(title="Course Guide") as demo:
+    root = guide.settings.course_path()
+    heading = f"# Course Guide: {guide.settings.course_label()}" if guide.settings.course else "# Course Guide"
+    with gr.Blocks(title=f"Course Guide: {guide.settings.course_label()}" if guide.settings.course else "Course Guide") as demo:
         gr.Markdown(
-            "# Course Guide\nAsk about the course. Every answer quotes the course and links to the passage it comes from. "
-            "[Browse the course contents](/course/)" + privacy,
+            f"{heading}\nAsk about the course. Every answer quotes the course and links to the passage it comes from. "
+            f"[Browse the course contents]({root}/course/)" + privacy,
             elem_classes="guide-header",
         )
         status = gr.Markdown(index_status(guide), elem_classes="guide-status")

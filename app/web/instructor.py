@@ -17,7 +17,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.engine.guide import Guide
-from app.insights.access import COOKIE, COOKIE_MAX_AGE_S, OFF_MESSAGE, authorized, configured_token, session_value, token_matches
+from app.insights.access import COOKIE_MAX_AGE_S, OFF_MESSAGE, access_on, authorized, cookie_name, matching_key, session_value
 from app.insights.analysis import eval_lines, summary
 from app.insights.quiz_report import quiz_summary, render_quiz_page
 from app.insights.recording import Recorder, RecordingOff
@@ -81,15 +81,16 @@ def _csv_cell(value: Any) -> str:
 def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
     """/instructor and its downloads, on the main app (before Gradio's catch-all mount)."""
     settings = guide.settings
+    root = settings.course_path()  # a registered course's pages live under /c/NAME
     attempts = MovingWindowRateLimiter(MemoryStorage())
     attempt_limit = RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE)
 
     def gate(request: Request) -> Response | None:
         """The response to send instead of the page (off, or not signed in); None when the instructor may see it."""
-        if configured_token(settings) is None:
+        if not access_on(settings):
             return _page(f"<!doctype html><title>Instructor pages are off</title><p>{OFF_MESSAGE}</p>", 404)
-        if not authorized(settings, request.headers.get("authorization"), request.cookies.get(COOKIE)):
-            return _page(sign_in_page(), 401 if request.url.path != "/instructor" else 200)
+        if not authorized(settings, request.headers.get("authorization"), request.cookies.get(cookie_name(settings))):
+            return _page(sign_in_page(root=root), 401 if request.url.path != f"{root}/instructor" else 200)
         return None
 
     def course_lessons() -> dict[str, str]:
@@ -117,7 +118,7 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
                            channel=filters["channel"], lesson=filters["lesson"], course_lessons=lessons)
         except (RecordingOff, StoreError, SQLAlchemyError) as err:
             return store_problem(err)
-        return _page(render(data, course=settings.course_label(), dashboard=True, filters=filters, lessons=sorted(lessons)))
+        return _page(render(data, course=settings.course_label(), dashboard=True, filters=filters, lessons=sorted(lessons), root=root))
 
     @app.get("/instructor/quiz", include_in_schema=False)
     def quiz_page(request: Request) -> Response:
@@ -130,28 +131,30 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
             return store_problem(err)
         except IndexUnusableError as err:
             return _page(f"<!doctype html><title>No index</title><p>{err}</p>", 503)
-        return _page(render_quiz_page(data, settings.course_label(), course_lessons()))
+        return _page(render_quiz_page(data, settings.course_label(), course_lessons(), root=root))
 
     @app.post("/instructor/sign-in", include_in_schema=False)
     async def sign_in(request: Request) -> Response:
-        if configured_token(settings) is None:
+        if not access_on(settings):
             return _page(f"<!doctype html><title>Instructor pages are off</title><p>{OFF_MESSAGE}</p>", 404)
         client = request.client.host if request.client else "unknown"
         if not attempts.hit(attempt_limit, client):
             return _page(sign_in_page(f"Too many sign-in attempts from this address (the limit is {SIGN_IN_ATTEMPTS_PER_MINUTE} "
-                                      "a minute). Wait a minute, then paste the token again."), 429)
+                                      "a minute). Wait a minute, then paste the token again.", root=root), 429)
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        if not token_matches(settings, (form.get("token") or [""])[0].strip()):
-            return _page(sign_in_page("That is not the instructor token. Paste the value of COURSE_GUIDE_INSTRUCTOR_TOKEN."), 401)
-        response = RedirectResponse("/instructor", status_code=303)
-        response.set_cookie(COOKIE, session_value(configured_token(settings) or ""), max_age=COOKIE_MAX_AGE_S, path="/",
+        key = matching_key(settings, (form.get("token") or [""])[0].strip())
+        if key is None:
+            return _page(sign_in_page("That is not the instructor token. Paste the value of COURSE_GUIDE_INSTRUCTOR_TOKEN "
+                                      "or the course's own token.", root=root), 401)
+        response = RedirectResponse(f"{root}/instructor", status_code=303)
+        response.set_cookie(cookie_name(settings), session_value(key), max_age=COOKIE_MAX_AGE_S, path=root or "/",
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return _secured(response)
 
     @app.post("/instructor/sign-out", include_in_schema=False)
     def sign_out() -> Response:
-        response = RedirectResponse("/instructor", status_code=303)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        response = RedirectResponse(f"{root}/instructor", status_code=303)
+        response.delete_cookie(cookie_name(settings), path=root or "/", httponly=True, samesite="strict")
         return _secured(response)
 
     @app.post("/instructor/export", include_in_schema=False)
@@ -162,7 +165,7 @@ def mount_instructor(app: FastAPI, guide: Guide, recorder: Recorder) -> None:
         ids = [i for i in parse_qs((await request.body()).decode("utf-8", "replace")).get("answer_id", []) if len(i) == 36][:500]
         if not ids:
             return _page("<!doctype html><title>Nothing ticked</title><p>Tick at least one question in the list, then "
-                         "<a href=\"/instructor#questions\">download again</a>.</p>", 422)
+                         f"<a href=\"{root}/instructor#questions\">download again</a>.</p>", 422)
         try:
             rows, _ = recorder.store().questions(answer_ids=ids, limit=None)
         except (RecordingOff, StoreError, SQLAlchemyError) as err:

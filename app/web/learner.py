@@ -45,6 +45,11 @@ def cookie_learner(scope: Scope) -> str | None:
     return None
 
 
+def _route(scope: Scope) -> str:
+    """The request's path inside this app: a registered course's app is served under /c/NAME (its root_path)."""
+    return scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+
+
 class LearnerCookieMiddleware:
     """Gives a browser that opens the chat page a random learner id, so its questions and quiz replies can be told apart.
 
@@ -57,7 +62,7 @@ class LearnerCookieMiddleware:
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or scope["method"] != "GET" or _route(scope) not in self.paths:
             await self.app(scope, receive, send)
             return
         current = cookie_learner(scope)

@@ -44,7 +44,7 @@ section.slide {{ border: 1px solid #8884; border-radius: 8px; padding: .6rem 1.2
 aside.notes {{ color: var(--muted); font-size: .92rem; border-top: 1px dashed #8886; margin-top: .6rem; }}
 /*EXTRA_CSS*/
 </style></head>
-<body><header><a href="/">&larr; Course Guide chat</a><a href="/course/">Contents</a><span>{source}</span></header>
+<body><header><a href="{root}/">&larr; Course Guide chat</a><a href="{root}/course/">Contents</a><span>{source}</span></header>
 <main>{body}</main>
 <script>
 // Mark the cited section: the heading the link points at and its text, up to the next heading;
@@ -87,17 +87,18 @@ def resolve_course_file(corpus_dir: Path, relative: str, indexed: set[str]) -> P
     return target
 
 
-def lesson_page(path: Path, source: str, title: str) -> str:
-    """A course document as a readable HTML page whose heading ids match the citation anchors."""
+def lesson_page(path: Path, source: str, title: str, root: str = "") -> str:
+    """A course document as a readable HTML page whose heading ids match the citation anchors (`root`: the course's
+    path, /c/NAME for a registered course)."""
     fmt = FORMATS[path.suffix.lower()]
     if fmt == "slides":
         from ingest.slides import read_deck, render_deck
 
-        return _page(title, source, render_deck(read_deck(path)))
+        return _page(title, source, render_deck(read_deck(path)), root=root)
     if fmt == "word":
         from ingest.worddocs import read_word, render_word
 
-        return _page(title, source, render_word(read_word(path)))
+        return _page(title, source, render_word(read_word(path)), root=root)
     text = decode_text(path.read_bytes())
     extra_css = ""
     if fmt == "transcript":
@@ -123,12 +124,12 @@ def lesson_page(path: Path, source: str, title: str) -> str:
         body = render_markdown(html_to_markdown(text))
     else:
         body = render_plaintext(text)
-    return _page(title, source, body, extra_css)
+    return _page(title, source, body, extra_css, root)
 
 
-def _page(title: str, source: str, body: str, extra_css: str = "") -> str:
+def _page(title: str, source: str, body: str, extra_css: str = "", root: str = "") -> str:
     return _LESSON_PAGE.replace("/*EXTRA_CSS*/", extra_css.replace("{", "{{").replace("}", "}}")).format(
-        title=html.escape(title), source=html.escape(source), body=body)
+        title=html.escape(title), source=html.escape(source), body=body, root=root)
 
 
 def lesson_order(item: tuple[str, FileEntry]) -> tuple:
@@ -137,7 +138,7 @@ def lesson_order(item: tuple[str, FileEntry]) -> tuple:
     return (entry.order is None, entry.order or 0, source)
 
 
-def indexed_lesson_page(chunks: list[Chunk], source: str, title: str, problem: str) -> str:
+def indexed_lesson_page(chunks: list[Chunk], source: str, title: str, problem: str, root: str = "") -> str:
     """The lesson as the index holds it (its last good version), for when its file cannot be read now.
 
     Each section gets a heading with its citation anchor, so citation links still land; the text is the
@@ -156,16 +157,16 @@ def indexed_lesson_page(chunks: list[Chunk], source: str, title: str, problem: s
             anchor = f' id="{html.escape(chunk.anchor)}"' if chunk.anchor else ""
             parts.append(f"<h2{anchor}>{heading}</h2>")
         parts.extend(f"<p>{html.escape(paragraph)}</p>" for paragraph in chunk.text.split("\n\n") if paragraph.strip())
-    return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body="\n".join(parts))
+    return _LESSON_PAGE.format(title=html.escape(title), source=html.escape(source), body="\n".join(parts), root=root)
 
 
-def contents_page(files: dict[str, FileEntry]) -> str:
+def contents_page(files: dict[str, FileEntry], root: str = "") -> str:
     """Every lesson in the index, in course order, so a learner can browse as well as ask."""
     items = "\n".join(
-        f'<li><a href="/course/{quote(source)}">{html.escape(entry.title)}</a> <small>{html.escape(source)}</small></li>'
+        f'<li><a href="{root}/course/{quote(source)}">{html.escape(entry.title)}</a> <small>{html.escape(source)}</small></li>'
         for source, entry in sorted(files.items(), key=lesson_order)
     )
     body = f"<h1>Course contents</h1>\n<ol>{items}</ol>" if files else "<h1>Course contents</h1><p>No course index yet.</p>"
-    return _page("Course contents", "", body)
+    return _page("Course contents", "", body, root=root)
 
 

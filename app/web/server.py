@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
@@ -17,8 +18,12 @@ from app.insights.recording import Recorder
 from app.insights.store import InteractionStore
 from app.lti.routes import LtiTool, mount_lti
 from app.web.lessons import contents_page, indexed_lesson_page, lesson_page, resolve_course_file
+from core.settings import Settings
 from core.store import IndexUnusableError
 from ingest.loaders import BadFileError
+
+if TYPE_CHECKING:
+    from app.web.courses import Deployment
 
 log = logging.getLogger("course_guide")
 
@@ -40,6 +45,7 @@ def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = T
     lti = LtiTool(guide, lti_store(recorder))
 
     api = FastAPI(title="Course Guide", docs_url=None, redoc_url=None)
+    root = guide.settings.course_path()  # a registered course is served under /c/NAME (app.web.courses)
 
     @api.get("/course/{relative:path}", include_in_schema=False)
     def course_document(relative: str):
@@ -49,12 +55,12 @@ def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = T
             manifest = None
         files = manifest.files if manifest else {}
         if not relative:
-            return HTMLResponse(contents_page(files))
+            return HTMLResponse(contents_page(files, root))
         def from_the_index(problem: str) -> HTMLResponse:
             """The last good version, as indexed, when the file has turned bad or gone since the ingest."""
             log.warning("showing %s from the index: %s", relative, problem)
             chunks = [c for c in guide.index.chunks() if c.source == relative]
-            return HTMLResponse(indexed_lesson_page(chunks, relative, files[relative].title, problem))
+            return HTMLResponse(indexed_lesson_page(chunks, relative, files[relative].title, problem, root))
 
         folder = guide.corpus_dir(manifest)
         if relative in files and not (folder / relative).is_symlink() and not (folder / relative).exists():
@@ -63,7 +69,7 @@ def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = T
         if path.suffix.lower() == ".pdf":
             return FileResponse(path, media_type="application/pdf", content_disposition_type="inline")
         try:
-            return HTMLResponse(lesson_page(path, relative, files[relative].title))
+            return HTMLResponse(lesson_page(path, relative, files[relative].title, root))
         except BadFileError as err:
             return from_the_index(str(err))
 
@@ -83,6 +89,23 @@ def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = T
     from app.web.chat import CHAT_CSS, build_chat
 
     return gr.mount_gradio_app(api, build_chat(guide, recorder), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
+
+
+def create_deployment(guide: Guide, recorder: Recorder | None = None, *, chat: bool = True, only: str | None = None) -> Deployment:
+    """The whole deployment as one ASGI app: `guide`'s default course as create_app serves it, and every course in the
+    registry under /c/NAME/, each built on its first request with the same model and the same store (`only`: serve
+    that registered course alone, `serve --course NAME`)."""
+    from app.engine.guide import open_guide
+    from app.web.courses import Deployment
+
+    recorder = recorder or Recorder(guide.settings)
+    store = lti_store(recorder)
+
+    def build(settings: Settings) -> tuple[FastAPI, Callable[[], None]]:
+        course_guide = open_guide(settings, guide.embedder, require_index=False)
+        return create_app(course_guide, recorder.for_course(settings), chat=chat), course_guide.index.close
+
+    return Deployment(create_app(guide, recorder, chat=chat), guide.settings, store, build, only)
 
 
 def lti_store(recorder: Recorder) -> Callable[[], InteractionStore]:

@@ -1,5 +1,5 @@
 /* Course Guide widget: one <script src="https://GUIDE/widget.js" data-lesson="..." defer> tag adds a chat button and
-   panel, in a Shadow DOM, that streams answers from the guide's /api/ask/stream and links every citation.
+   panel (data-course="NAME" picks a registered course of a guide that serves several), in a Shadow DOM, that streams answers from the guide's /api/ask/stream and links every citation.
    Answer and source text only ever reaches the page through textContent, never as HTML.
    Each answer has Helpful / Not helpful buttons (words, no emoji) that post to /api/feedback; the learner is an opaque
    random id kept in localStorage (in memory where storage is blocked), never a name.
@@ -9,7 +9,11 @@
   "use strict";
   const script = document.currentScript;
   if (!script || window.courseGuideWidget) return;
-  const guide = new URL(script.src, location.href).origin;
+  const origin = new URL(script.src, location.href).origin;
+  // data-course names a registered course of a many-course guide: its calls and links go to that course's /c/NAME/.
+  const course = script.dataset.course || null;
+  const guide = course ? `${origin}/c/${encodeURIComponent(course)}` : origin;
+  const withCourse = (body) => course ? { ...body, course } : body;
   const lesson = script.dataset.lesson || null;
   const launch = script.dataset.launch || null; // an LTI launch: the page's own token, no cookies, no storage
   const inline = script.dataset.open === "true";
@@ -25,7 +29,8 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   };
   // One random id per browser and guide, so the course team can tell questions apart without knowing who asked.
-  const learnerKey = "course-guide:learner:" + guide;
+  // (per guide, not per course: one learner across a school's courses, whose records the guide keeps per course)
+  const learnerKey = "course-guide:learner:" + origin;
   const LEARNER_ID = /^[A-Za-z0-9_-]{16,64}$/;
   let learner = (() => {
     if (launch) return "launch"; // the server reads the learner from the launch token
@@ -42,7 +47,7 @@
   // The chat knows this browser by the guide's own cookie. On a page of the same site the browser sends it with this
   // call and the widget takes the chat's id, so both show one progress; elsewhere the cookie is blocked and the id stays.
   const learnerReady = !RECORDING || launch ? Promise.resolve() : fetch(guide + "/api/learner", {
-    method: "POST", credentials: "include", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ learner }),
+    method: "POST", credentials: "include", headers: { "Content-Type": "application/json" }, body: JSON.stringify(withCourse({ learner })),
   }).then((r) => (r.ok ? r.json() : null)).then((data) => {
     if (data && LEARNER_ID.test(data.learner || "") && data.learner !== learner) {
       learner = data.learner;
@@ -251,7 +256,7 @@ form button:disabled { opacity: .6; cursor: wait; }
     const response = await fetch(guide + "/api/feedback", {
       method: "POST",
       headers: headers({ "Content-Type": "application/json" }),
-      body: JSON.stringify(comment ? { answer_id: turn.answerId, helpful, comment } : { answer_id: turn.answerId, helpful }),
+      body: JSON.stringify(withCourse(comment ? { answer_id: turn.answerId, helpful, comment } : { answer_id: turn.answerId, helpful })),
     });
     if (!response.ok) {
       let message = `Your feedback could not be sent (${response.status}). Please try again.`;
@@ -351,7 +356,7 @@ form button:disabled { opacity: .6; cursor: wait; }
       response = await fetch(guide + "/api/ask/stream", {
         method: "POST",
         headers: headers({ "Content-Type": "application/json" }),
-        body: JSON.stringify({ question, history, lesson, learner, channel: "widget" }),
+        body: JSON.stringify(withCourse({ question, history, lesson, learner, channel: "widget" })),
       });
     } catch (e) {
       showError(await refusalReason());
@@ -397,7 +402,7 @@ form button:disabled { opacity: .6; cursor: wait; }
   async function post(path, body) {
     await learnerReady;
     if ("learner" in body) body = { ...body, learner }; /* the id as linked, not as it was when the call was made */
-    const response = await fetch(guide + path, { method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body) });
+    const response = await fetch(guide + path, { method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(withCourse(body)) });
     const data = await response.json();
     if (!response.ok) throw new Error(data.error || `The Course Guide answered with an error (${response.status}).`);
     return data;
