@@ -13,6 +13,21 @@ depends_on = None
 COURSE_TABLES = ("interactions", "quiz_sessions", "quiz_attempts")
 
 
+def _review_cards_table(name: str, *, with_course: bool) -> None:
+    """The review_cards table under a new name, keyed by learner, (course,) item."""
+    course = [sa.Column("course_id", sa.String(40), primary_key=True, server_default="")] if with_course else []
+    op.create_table(
+        name,
+        sa.Column("learner", sa.String(64), primary_key=True),
+        *course,
+        sa.Column("item_id", sa.String(200), primary_key=True),
+        sa.Column("lesson", sa.String(200), nullable=False),
+        sa.Column("card", sa.JSON(), nullable=False),
+        sa.Column("due", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reviews", sa.Integer(), nullable=False),
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "courses",
@@ -30,16 +45,7 @@ def upgrade() -> None:
         op.create_index(f"ix_{table}_course_id", table, ["course_id"])
     # A review card is one learner's card for one item of one course: two courses may hold the same item id (the same
     # lesson file in both), so the key gains the course. Both databases: a new table, the rows copied, the old dropped.
-    op.create_table(
-        "review_cards_by_course",
-        sa.Column("learner", sa.String(64), primary_key=True),
-        sa.Column("course_id", sa.String(40), primary_key=True, server_default=""),
-        sa.Column("item_id", sa.String(200), primary_key=True),
-        sa.Column("lesson", sa.String(200), nullable=False),
-        sa.Column("card", sa.JSON(), nullable=False),
-        sa.Column("due", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("reviews", sa.Integer(), nullable=False),
-    )
+    _review_cards_table("review_cards_by_course", with_course=True)
     op.execute("INSERT INTO review_cards_by_course (learner, course_id, item_id, lesson, card, due, reviews) "
                "SELECT learner, '', item_id, lesson, card, due, reviews FROM review_cards")
     op.drop_index("ix_review_cards_learner_due", table_name="review_cards")
@@ -50,15 +56,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Going back to one course keeps only the default course's records.
-    op.create_table(
-        "review_cards_one_course",
-        sa.Column("learner", sa.String(64), primary_key=True),
-        sa.Column("item_id", sa.String(200), primary_key=True),
-        sa.Column("lesson", sa.String(200), nullable=False),
-        sa.Column("card", sa.JSON(), nullable=False),
-        sa.Column("due", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("reviews", sa.Integer(), nullable=False),
-    )
+    _review_cards_table("review_cards_one_course", with_course=False)
     op.execute("INSERT INTO review_cards_one_course (learner, item_id, lesson, card, due, reviews) "
                "SELECT learner, item_id, lesson, card, due, reviews FROM review_cards WHERE course_id = ''")
     op.drop_index("ix_review_cards_learner_due", table_name="review_cards")
