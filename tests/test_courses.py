@@ -344,3 +344,38 @@ def test_course_commands_register_ingest_ask_and_remove(tmp_path, embedder):
     assert removed.exit_code == 0 and json.loads(removed.output)["removed"] == "astro"
     assert not (tmp_path / "index" / "courses" / "astro").exists() and folder.exists()  # the documents stay
     assert json.loads(runner.invoke(main, ["course", "list", "--json"], env=env).output)["courses"] == []
+
+
+def test_a_platform_launch_into_one_course_quizzes_that_course_and_cannot_act_in_another(served):
+    """LTI 1.3 into /c/astro/: the launch, a quiz of astro's items, its score sent once, and the launch token refused
+    by garden's API (a launch is for one course)."""
+    from app.lti import registry
+    from tests.fake_lti_platform import FakePlatform, LaunchPlan
+    from tests.test_lti import Site, launched, scores_for, wait_for
+
+    url, settings = served
+    platform = FakePlatform().start()
+    try:
+        tool = f"{url}/c/astro"
+        platform.connect(tool)
+        store = InteractionStore.open(settings)
+        registry.register(store, **platform.registration())
+        platform.plans["stars"] = LaunchPlan(sub="learner-star", resource_link_id="link-stars", resource_title="Stars quiz",
+                                             custom={"lesson": "stars"})
+        site = Site(platform, tool, store, open_guide(settings, None, require_index=False))
+        token = launched(site, "stars")
+        headers = {"X-Course-Guide-Launch": token}
+        turn = httpx.post(f"{tool}/api/quiz", json={"n": 1, "lesson": "stars", "topic": "how stars shine", "channel": "widget"},
+                          headers=headers, timeout=60).json()
+        assert turn["question"]["item_id"] == "shared-item"
+        done = httpx.post(f"{tool}/api/quiz/reply", json={"session": turn["session"], "reply": "Helium", "channel": "widget"},
+                          headers=headers, timeout=60).json()
+        assert done["finished"] and done["feedback"]["verdict"] == "correct"
+        wait_for(lambda: len(scores_for(site, "learner-star")) == 1)
+        assert scores_for(site, "learner-star")[0]["scoreGiven"] == 1
+        elsewhere = httpx.post(f"{url}/c/garden/api/ask", json={"question": "How do plants grow?"}, headers=headers, timeout=60)
+        assert elsewhere.status_code == 401
+        assert [a["lesson"] for a in progress.attempts(store.for_course("astro"))] == ["01-stars.md"]
+        store.close()
+    finally:
+        platform.stop()

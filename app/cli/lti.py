@@ -5,7 +5,7 @@ import json
 
 import click
 
-from app.cli.common import json_option, make_settings
+from app.cli.common import course_option, json_option, make_settings
 
 
 def _open_store(settings):
@@ -23,12 +23,14 @@ def lti() -> None:
 
 
 @lti.command()
+@course_option
 @json_option
-def info(as_json: bool) -> None:
-    """The URLs to enter in the platform's tool form (from COURSE_GUIDE_PUBLIC_URL) and the tool's public key set."""
+def info(course: str | None, as_json: bool) -> None:
+    """The URLs to enter in the platform's tool form (from COURSE_GUIDE_PUBLIC_URL) and the tool's public key set;
+    with --course, the URLs that launch into that registered course."""
     from app.lti.registry import jwks, tool_urls
 
-    settings = make_settings()
+    settings = make_settings(course=course)
     store = _open_store(settings)
     try:
         keys = jwks(store)

@@ -33,13 +33,16 @@ def refusal_page(kind: str, title: str, detail: str) -> str:
     return _page(f"Course Guide: {title}", body)
 
 
-def guide_page(*, course: str, lesson_title: str | None, lesson: str | None, launch_token: str, widget_url: str) -> str:
-    """The launched guide: a heading and the widget, opened, acting for the launch (the token goes with every API call)."""
+def guide_page(*, course: str, lesson_title: str | None, lesson: str | None, launch_token: str, widget_url: str,
+               course_id: str | None = None) -> str:
+    """The launched guide: a heading and the widget, opened, acting for the launch (the token goes with every API call);
+    `course_id`: the registered course the launch is into (its widget calls /c/NAME/api)."""
     heading = lesson_title or course
     sub = f"Course Guide for {course}" + (": this lesson's questions and quiz." if lesson_title else ": the whole course.")
     body = Markup('<main><h1 id="cg-title">{heading}</h1><p class="sub">{sub}</p></main>').format(heading=heading, sub=sub)
-    script = Markup('<script src="{src}" data-launch="{token}" data-open="true"{lesson} defer></script>').format(
-        src=widget_url, token=launch_token, lesson=Markup(' data-lesson="{0}"').format(lesson) if lesson else "")
+    script = Markup('<script src="{src}" data-launch="{token}" data-open="true"{lesson}{course} defer></script>').format(
+        src=widget_url, token=launch_token, lesson=Markup(' data-lesson="{0}"').format(lesson) if lesson else "",
+        course=Markup(' data-course="{0}"').format(course_id) if course_id else "")
     return _page(f"Course Guide: {heading}", body, script)
 
 

@@ -46,7 +46,7 @@ class LtiTool:
         return " ".join(["frame-ancestors 'self'", *origins])
 
     def identity(self, token: str) -> LaunchIdentity:
-        return tokens.read_launch_token(self.store(), token)
+        return tokens.read_launch_token(self.store(), token, self.settings.course_key())
 
     def quiz_finished(self, identity: LaunchIdentity, session: QuizSession, stored_scores: list[float] | None) -> bool:
         """Put a quiz finished in a launch into the grade outbox and wake the sender; False if it is there already.
@@ -155,10 +155,10 @@ def mount_lti(app: FastAPI, guide: Guide, tool: LtiTool) -> None:
             title=str(link.get("title") or context.get("title") or "Course Guide quiz"),
             user_id=str(claims["sub"]) if can_grade else None, lineitem=ags.get("lineitem"), lineitems=ags.get("lineitems"),
             scopes=tuple(ags.get("scope") or ()))
-        token = tokens.issue_launch_token(store, identity, int(tool.settings.lti_launch_hours * 3600))
+        token = tokens.issue_launch_token(store, identity, int(tool.settings.lti_launch_hours * 3600), tool.settings.course_key())
         # Post/redirect/get: the frame lands on a GET page, so reloading it shows the guide again instead of re-posting
         # the spent id_token (which the nonce check would refuse as a replay).
-        return RedirectResponse("/lti/guide?" + urlencode({"launch": token}), status_code=303,
+        return RedirectResponse(tool.settings.course_path() + "/lti/guide?" + urlencode({"launch": token}), status_code=303,
                                 headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
     @app.get("/lti/guide", include_in_schema=False)
@@ -175,7 +175,7 @@ def mount_lti(app: FastAPI, guide: Guide, tool: LtiTool) -> None:
         lesson = identity.lesson
         title = files[lesson].title if lesson and lesson in files else None
         page = pages.guide_page(course=tool.settings.course_label(), lesson_title=title, lesson=lesson, launch_token=launch_token,
-                                widget_url=tool.url("/widget.js"))
+                                widget_url=tool.url("/widget.js"), course_id=tool.settings.course)
         return _html(page, tool)
 
     def _picker(store: InteractionStore, done: launch.Launch) -> Response:

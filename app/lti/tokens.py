@@ -55,18 +55,24 @@ def _check(store: InteractionStore, token: str, audience: str) -> dict[str, Any]
                       options={"require": ["exp", "aud"]})
 
 
-def issue_launch_token(store: InteractionStore, identity: LaunchIdentity, ttl_s: int) -> str:
+def launch_audience(course: str) -> str:
+    """Who a launch token is for: the guide's launch pages of one course ("" the default), so a launch into one course
+    of a many-course deployment never acts in another."""
+    return f"{LAUNCH_AUDIENCE}:{course}" if course else LAUNCH_AUDIENCE
+
+
+def issue_launch_token(store: InteractionStore, identity: LaunchIdentity, ttl_s: int, course: str = "") -> str:
     at = int(time.time())
-    claims = {"aud": LAUNCH_AUDIENCE, "iat": at, "exp": at + ttl_s, "jti": identity.launch_id, "learner": identity.learner,
+    claims = {"aud": launch_audience(course), "iat": at, "exp": at + ttl_s, "jti": identity.launch_id, "learner": identity.learner,
               "iss_platform": identity.issuer, "client_id": identity.client_id, "deployment_id": identity.deployment_id,
               "lesson": identity.lesson, "resource_link_id": identity.resource_link_id, "title": identity.title,
               "user_id": identity.user_id, "lineitem": identity.lineitem, "lineitems": identity.lineitems, "scopes": list(identity.scopes)}
     return _sign(store, claims)
 
 
-def read_launch_token(store: InteractionStore, token: str) -> LaunchIdentity:
+def read_launch_token(store: InteractionStore, token: str, course: str = "") -> LaunchIdentity:
     try:
-        claims = _check(store, token, LAUNCH_AUDIENCE)
+        claims = _check(store, token, launch_audience(course))
     except jwt.ExpiredSignatureError:
         raise LaunchTokenError("This course launch has expired; open Course Guide from your course again.") from None
     except jwt.InvalidTokenError:
