@@ -379,3 +379,13 @@ def test_a_platform_launch_into_one_course_quizzes_that_course_and_cannot_act_in
         store.close()
     finally:
         platform.stop()
+
+
+def test_one_rate_limit_counts_a_client_across_every_course(school, embedder):
+    port = free_loopback_port()
+    settings = school.model_copy(update={"port": port, "rate_limit_per_minute": 4})
+    with serving_in_thread(create_deployment(open_guide(settings, embedder, require_index=False), chat=False), port) as url:
+        codes = [httpx.post(f"{url}/c/{course}/api/ask",
+                            json={"question": "What is a star?"}, timeout=60).status_code
+                 for course in ("astro", "garden", "astro", "garden", "astro")]
+    assert codes == [200, 200, 200, 200, 429]

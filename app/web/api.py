@@ -291,7 +291,8 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | None = None) -> FastAPI:
+def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | None = None,
+               rate_limits: RateLimits | None = None) -> FastAPI:
     """The API as its own app, mounted at /api: its errors, limits and CORS apply to it alone, never to the chat.
 
     With `lti`, a request carrying a launch token (the X-Course-Guide-Launch header of a page launched from a course
@@ -316,7 +317,8 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
         except (UnknownLessonError, IndexUnusableError):
             return lesson
     AskRequest = ask_request_model(settings.max_question_chars)
-    rate_limits = RateLimits(settings.rate_limit_per_minute, settings.redis_url)
+    # One count per client across every course of a deployment (create_deployment passes its own to each course's API).
+    rate_limits = rate_limits or RateLimits(settings.rate_limit_per_minute, settings.redis_url)
     api = FastAPI(
         title="Course Guide API",
         version="1",
@@ -616,9 +618,10 @@ def create_api(guide: Guide, recorder: Recorder | None = None, lti: LtiTool | No
     return api
 
 
-def mount_api(app: FastAPI, guide: Guide, recorder: Recorder | None = None, lti: LtiTool | None = None) -> None:
+def mount_api(app: FastAPI, guide: Guide, recorder: Recorder | None = None, lti: LtiTool | None = None,
+              rate_limits: RateLimits | None = None) -> None:
     """Add the API at /api, the widget at /widget.js and the frame-ancestors policy to `app`; before Gradio's catch-all mount."""
-    app.mount("/api", create_api(guide, recorder, lti))
+    app.mount("/api", create_api(guide, recorder, lti, rate_limits))
 
     # Whether the guide records questions is written into the script, so the widget says so (or not) and offers votes.
     script = WIDGET_FILE.read_text(encoding="utf-8").replace(

@@ -18,6 +18,7 @@ from app.insights.recording import Recorder
 from app.insights.store import InteractionStore
 from app.lti.routes import LtiTool, mount_lti
 from app.web.lessons import contents_page, indexed_lesson_page, lesson_page, resolve_course_file
+from app.web.security import RateLimits
 from core.settings import Settings
 from core.store import IndexUnusableError
 from ingest.loaders import BadFileError
@@ -31,7 +32,7 @@ NO_CHAT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
 <h1>Course Guide</h1><p>This server answers through its API and the course-page widget; the chat page is not served here.
 See <a href="/api/docs">the API</a> and <a href="/course/">the course documents</a>.</p></body></html>"""
 
-def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = True) -> FastAPI:
+def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = True, rate_limits: RateLimits | None = None) -> FastAPI:
     """One ASGI app: lesson view and Gradio chat share a process, a port and the loaded model.
 
     `recorder` records the chat's, the widget's and the API's answers (default: one for the guide's settings).
@@ -73,7 +74,7 @@ def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = T
         except BadFileError as err:
             return from_the_index(str(err))
 
-    mount_api(api, guide, recorder, lti)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
+    mount_api(api, guide, recorder, lti, rate_limits)  # /api, /widget.js and frame-ancestors; before Gradio's catch-all mount at /
     mount_lti(api, guide, lti)
     mount_instructor(api, guide, recorder)
     if recorder.enabled:
@@ -100,12 +101,14 @@ def create_deployment(guide: Guide, recorder: Recorder | None = None, *, chat: b
 
     recorder = recorder or Recorder(guide.settings)
     store = lti_store(recorder)
+    rate_limits = RateLimits(guide.settings.rate_limit_per_minute, guide.settings.redis_url)  # one count for every course
 
     def build(settings: Settings) -> tuple[FastAPI, Callable[[], None]]:
         course_guide = open_guide(settings, guide.embedder, require_index=False)
-        return create_app(course_guide, recorder.for_course(settings), chat=chat), course_guide.index.close
+        app = create_app(course_guide, recorder.for_course(settings), chat=chat, rate_limits=rate_limits)
+        return app, course_guide.index.close
 
-    return Deployment(create_app(guide, recorder, chat=chat), guide.settings, store, build, only)
+    return Deployment(create_app(guide, recorder, chat=chat, rate_limits=rate_limits), guide.settings, store, build, only)
 
 
 def lti_store(recorder: Recorder) -> Callable[[], InteractionStore]:
