@@ -26,6 +26,20 @@ def instructor_line(settings: Settings) -> str:
     return f"Instructor insights: http://{settings.host}:{settings.port}/instructor (sign in with COURSE_GUIDE_INSTRUCTOR_TOKEN)."
 
 
+def courses_line(settings: Settings) -> str:
+    """One line on the registered courses and where they are served."""
+    from app.cli.common import opened_store
+    from app.courses import list_courses
+
+    with opened_store(settings) as store:
+        names = [course.name for course in list_courses(store)]
+    if settings.course:
+        return f"Serving course {settings.course} alone, at /c/{settings.course}/."
+    if not names:
+        return "One course, at /. Add more with `course-guide course add NAME --corpus FOLDER` (no restart needed)."
+    return f"{len(names)} registered course{'' if len(names) == 1 else 's'}, listed at /: " + ", ".join(f"/c/{n}/" for n in names)
+
+
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma server call otherwise
@@ -81,6 +95,7 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
         app = _app(settings, chat=not no_chat)
         click.echo(f"Course Guide is serving at http://{settings.host}:{settings.port}", err=True)
         click.echo(instructor_line(settings), err=True)
+        click.echo(courses_line(settings), err=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return
     # Workers are fresh processes that import worker_app and read the settings from the environment: pass the flags on.
@@ -91,4 +106,5 @@ def serve(host: str | None, port: int | None, corpus_dir: Path | None, db_dir: P
     os.environ[CHAT_ENV] = "false"
     click.echo(f"Course Guide API is serving at http://{settings.host}:{settings.port} with {workers} workers (no chat)", err=True)
     click.echo(instructor_line(settings), err=True)
+    click.echo(courses_line(settings), err=True)
     uvicorn.run("app.cli.serve:worker_app", factory=True, workers=workers, host=settings.host, port=settings.port, log_level="warning")
