@@ -79,6 +79,7 @@ def build_course(work: Path, total: int, embedder, seed: int = 16):
     shutil.copytree(ROOT / "corpus", corpus)
     settings = Settings(corpus_dir=corpus, db_dir=work / "index")
     ingest_corpus(settings, lambda: embedder)
+    phase("shipped course ingested")
     store = LocalStore(settings.db_dir)
     real = store.read_manifest()
     assert real is not None
@@ -91,11 +92,21 @@ def build_course(work: Path, total: int, embedder, seed: int = 16):
     chunks = real_chunks + synthetic
     vectors: list[np.ndarray] = [real_vectors[c.id] for c in real_chunks] + list(synthetic_vectors)
     name = new_generation_name()
+    phase(f"{len(synthetic)} synthetic chunks made; writing the generation")
     _write_generation(store, name, chunks, vectors)
+    phase("generation written")
     files = dict(real.files) | {s: FileEntry(sha, title, n) for s, (sha, title, n) in synthetic_files.items()}
     store.publish_manifest(replace(real, generation=name, files=files, chunk_count=len(chunks), previous=real.generation))
     store.prune(keep={name, real.generation})
     return settings, time.perf_counter() - started
+
+
+_BENCH_STARTED = time.perf_counter()
+
+
+def phase(what: str) -> None:
+    """One line on stderr with the run's wall time so far, so a long run shows where its time goes."""
+    print(f"[bench_scale {time.perf_counter() - _BENCH_STARTED:7.1f} s] {what}", file=sys.stderr, flush=True)
 
 
 def _percentiles(timings: list[float]) -> tuple[float, float]:
@@ -221,10 +232,12 @@ def main() -> None:
         started = time.perf_counter()
         lexical = guide.lexical()
         lexical_seconds = time.perf_counter() - started
+        phase(f"BM25 index built in {lexical_seconds:.1f} s")
         chunks = len(lexical.chunks)
         started = time.perf_counter()
         slow = rank_bm25_lexical(lexical)
         slow_seconds = time.perf_counter() - started
+        phase(f"rank_bm25 index built in {slow_seconds:.1f} s")
         few = questions[: args.rank_bm25_questions]
         rows = [
             ("hybrid (bm25s), embedding included", len(questions), time_retrieve(guide, questions)),
@@ -234,6 +247,7 @@ def main() -> None:
             ("BM25 alone (rank_bm25)", len(few), time_retrieval(guide, few, slow, "bm25")),
         ]
         del slow
+        phase("retrieval timed")
         guide.index.close()
 
         print(f"\nScale: {chunks} chunks: the shipped course with its real vectors, plus synthetic lessons whose words are drawn from the course's word frequencies and "
@@ -247,6 +261,7 @@ def main() -> None:
 
         if not args.no_server:
             served = serving_figures(settings, questions[:6])
+            phase("serving process measured")
             print("\n| serving process (`course-guide serve`, 6 questions) | value |")
             print("|---|---|")
             for name, value in served.items():
@@ -259,6 +274,7 @@ def main() -> None:
             for edit, (name, by_copy) in enumerate(ways):
                 seconds, report = time_one_lesson_edit(settings, embedder, edit, by_copy)
                 print(f"| {name} | {seconds:.1f} | {report.embedded} | {report.chunks} |", flush=True)
+                phase(f"edit published: {name}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
