@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
+from core.postings import POSTINGS_FILE
 from core.store import (
     COLLECTION_NAME,
     GENERATION_PREFIX,
@@ -23,6 +24,9 @@ from core.store import (
     IndexUnusableError,
     Manifest,
 )
+
+if TYPE_CHECKING:
+    from core.postings import Postings
 
 MANIFEST_FILE = "manifest.json"
 CHROMA_DATABASE = "chroma.sqlite3"  # Chroma's SQLite file in each generation folder
@@ -188,8 +192,19 @@ class LocalStore:
                 finally:
                     live.close()
                     snapshot.close()
-            elif not path.name.startswith(CHROMA_DATABASE):  # its -wal and -shm files are in the backup
+            elif not path.name.startswith(CHROMA_DATABASE) and path.name != POSTINGS_FILE:
+                # Chroma's -wal and -shm files are in the backup; the word counts are ingest's to write for the copy.
                 shutil.copyfile(path, copy)
+
+    def save_postings(self, generation: str, postings: Postings) -> None:
+        """Store a generation's word counts in its folder, before it is published, so servers need not count them."""
+        postings.save(self.db_dir / generation)
+
+    def load_postings(self, generation: str) -> Postings | None:
+        """The word counts stored with a generation, or None (an index built before they were stored)."""
+        from core.postings import Postings
+
+        return Postings.load(self.db_dir / generation)
 
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:
