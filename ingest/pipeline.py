@@ -24,7 +24,7 @@ from core.store import (
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, TooManyChunksError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, CourseSite, list_course_files, load_document, source_sha256
-from ingest.quizzes import QuizProblem, list_quiz_files, load_instructor_items
+from ingest.quizzes import QuizProblem, load_instructor_items, named_lessons
 
 # A change touching at most this share of the live generation's chunks is published by copying the generation and
 # replacing only the changed files' chunks in the copy; a bigger one writes a whole new generation (which also
@@ -382,9 +382,11 @@ def _publish_by_copy(store, old: Manifest, plan, new_chunks, failed, embedder, s
         # built before counts were stored there is nothing to keep, and servers count every chunk as before.
         _save_postings(store, name, lambda: _replaced_postings(store, old.generation, touched, fresh))
         quiz_chunks = []
-        if list_quiz_files(corpus):  # quiz items are resolved against every chunk; without quiz files, none are read
-            every = get_every_record(collection, ["documents", "metadatas"])
-            quiz_chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(every["ids"], every["documents"], every["metadatas"])]
+        # Quiz items are resolved against the chunks of the lessons they name: only those are read (none without quiz files).
+        lessons = sorted(named_lessons(corpus) & set(manifest_files))
+        if lessons:
+            named = get_every_record(collection, ["documents", "metadatas"], where={"source": {"$in": lessons}})
+            quiz_chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(named["ids"], named["documents"], named["metadatas"])]
     except (ChromaError, OSError) as err:
         store.close_collection(collection)
         store.prune(keep=live)
