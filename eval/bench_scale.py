@@ -286,7 +286,7 @@ def main() -> None:
         if not args.no_edit:
             print(f"\n| one-lesson edit ({EDITED_LESSON}), published | seconds | chunks embedded | chunks in index |")
             print("|---|---|---|---|")
-            ways = [("by copy (COURSE_GUIDE_PUBLISH_BY_COPY=true)", True)] + ([] if args.no_full_write else [("whole generation written (the default)", False)])
+            ways = [("by copy (COURSE_GUIDE_PUBLISH_BY_COPY=true)", True)] + ([] if args.no_full_write else [("whole generation written (COURSE_GUIDE_PUBLISH_BY_COPY=false)", False)])
             for edit, (name, by_copy) in enumerate(ways):
                 seconds, report = time_one_lesson_edit(settings, embedder, edit, by_copy)
                 print(f"| {name} | {seconds:.1f} | {report.embedded} | {report.chunks} |", flush=True)
