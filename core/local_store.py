@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
+from core.postings import POSTINGS_FILE
 from core.store import (
     COLLECTION_NAME,
     GENERATION_PREFIX,
@@ -23,6 +24,9 @@ from core.store import (
     IndexUnusableError,
     Manifest,
 )
+
+if TYPE_CHECKING:
+    from core.postings import Postings
 
 MANIFEST_FILE = "manifest.json"
 CHROMA_DATABASE = "chroma.sqlite3"  # Chroma's SQLite file in each generation folder
@@ -35,15 +39,32 @@ def _rebuild_hint(db_dir: Path, problem: str) -> IndexUnusableError:
 
 
 
-def read_manifest(db_dir: Path) -> Manifest | None:
-    """The live manifest, None if there is no index, IndexUnusableError if it cannot be read."""
+def read_manifest(db_dir: Path, cache: dict[str, Any] | None = None) -> Manifest | None:
+    """The live manifest, None if there is no index, IndexUnusableError if it cannot be read.
+
+    With `cache`, a manifest file that is still the one read last time (same inode, modification time and size: each
+    publish renames a new file into place) is not parsed again. At 100,000 chunks in 2,000 files, parsing it took
+    about 15 ms, and every question reads it several times to follow publishes."""
     path = Path(db_dir) / MANIFEST_FILE
-    if not path.exists():
-        return None
     try:
-        manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
         raise _rebuild_hint(db_dir, f"unreadable {MANIFEST_FILE}: {err}") from None
+    version = (status.st_ino, status.st_mtime_ns, status.st_size)
+    cached = cache.get("last") if cache is not None else None
+    if cached is not None and cached[0] == version:
+        manifest = cached[1]
+    else:
+        try:
+            manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise _rebuild_hint(db_dir, f"unreadable {MANIFEST_FILE}: {err}") from None
+        if cache is not None:
+            cache["last"] = (version, manifest)  # one assignment, so a thread never sees one half of another's
     if not (Path(db_dir) / manifest.generation).is_dir():
         raise _rebuild_hint(db_dir, f"its data folder {manifest.generation} is missing")
     return manifest
@@ -118,6 +139,32 @@ def open_client_and_collection(generation_dir: Path, create: bool = False) -> tu
 
 
 
+def copy_database(live: Path, copy: Path) -> None:
+    """A consistent copy of a SQLite file that another process may be using.
+
+    Chroma's SQLite file keeps a rollback journal: while a read transaction holds SQLite's shared lock, no writer can
+    change the file, so its bytes are copied then with the kernel's file copy, several times faster than SQLite's
+    online backup, which copies page by page (10 s against about 2 s for 700 MB here). A file in WAL mode, whose
+    committed pages may still be in its -wal file, is copied with the online backup instead."""
+    connection = sqlite3.connect(live, isolation_level=None)  # transactions are begun and ended here, explicitly
+    try:
+        if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            snapshot = sqlite3.connect(copy)
+            try:
+                connection.backup(snapshot)
+            finally:
+                snapshot.close()
+            return
+        connection.execute("BEGIN")
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the shared lock, held until COMMIT
+        try:
+            shutil.copyfile(live, copy)
+        finally:
+            connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
 @dataclass(frozen=True)
 class LocalStore:
     """The index folder: one Chroma folder per generation, and manifest.json naming the live one.
@@ -128,9 +175,11 @@ class LocalStore:
     db_dir: Path
     _clients: dict[int, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
     _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
+    # The last manifest read and its file's identity; a reader asks for it several times per question.
+    _manifest_cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def read_manifest(self) -> Manifest | None:
-        return read_manifest(self.db_dir)
+        return read_manifest(self.db_dir, self._manifest_cache)
 
     def publish_manifest(self, manifest: Manifest) -> None:
         publish_manifest(self.db_dir, manifest)
@@ -173,8 +222,8 @@ class LocalStore:
         """A new generation folder `target` holding what `source` holds, for ingest to change a few files in.
 
         Only ingest writes a generation, under the ingest lock, so `source`'s vector segment files are still; its
-        SQLite file may be touched by a server reading it (Chroma writes even to read), so that one is copied with
-        SQLite's online backup, which gives a consistent snapshot."""
+        SQLite file may be touched by a server reading it (Chroma writes even to read), so that one is copied as one
+        consistent snapshot (copy_database)."""
         source_dir, target_dir = self.db_dir / source, self.db_dir / target
         target_dir.mkdir()
         for path in sorted(source_dir.rglob("*")):
@@ -182,14 +231,20 @@ class LocalStore:
             if path.is_dir():
                 copy.mkdir(exist_ok=True)
             elif path.name == CHROMA_DATABASE:
-                live, snapshot = sqlite3.connect(path), sqlite3.connect(copy)
-                try:
-                    live.backup(snapshot)
-                finally:
-                    live.close()
-                    snapshot.close()
-            elif not path.name.startswith(CHROMA_DATABASE):  # its -wal and -shm files are in the backup
+                copy_database(path, copy)
+            elif not path.name.startswith(CHROMA_DATABASE) and path.name != POSTINGS_FILE:
+                # Chroma's -wal and -shm files are in the backup; the word counts are ingest's to write for the copy.
                 shutil.copyfile(path, copy)
+
+    def save_postings(self, generation: str, postings: Postings) -> None:
+        """Store a generation's word counts in its folder, before it is published, so servers need not count them."""
+        postings.save(self.db_dir / generation)
+
+    def load_postings(self, generation: str) -> Postings | None:
+        """The word counts stored with a generation, or None (an index built before they were stored)."""
+        from core.postings import Postings
+
+        return Postings.load(self.db_dir / generation)
 
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:

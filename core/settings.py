@@ -91,10 +91,10 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most questions one `ask -` batch answers; the lines after it get an error line each."
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
-    # Off until it is measured at 100k chunks on a quiet machine (issue 16): the copy path is tested for atomicity and
-    # for giving the same index as a full write, but its speed at scale is not yet shown.
+    # On since eval/bench_scale.py measured a one-lesson edit of a 100k-chunk course by copy under 10 s (issue 16; a
+    # whole generation took over 11 minutes); tested for atomicity and for giving the same index as a full write.
     publish_by_copy: bool = Field(
-        False, description="Publish a small change (at most a fifth of the chunks) by copying the live generation of a "
+        True, description="Publish a small change (at most a fifth of the chunks) by copying the live generation of a "
                            "local index and replacing only the changed files' chunks in the copy.")
     embed_backend: EmbedBackend = Field(
         "torch",

@@ -83,12 +83,13 @@ class Manifest:
 READ_PAGE = 5000
 
 
-def get_every_record(collection: Any, include: list[str], page: int = READ_PAGE) -> dict[str, list]:
-    """Every record of a Chroma collection (ids plus the `include` fields), read `page` records at a time."""
+def get_every_record(collection: Any, include: list[str], page: int = READ_PAGE, where: dict | None = None) -> dict[str, list]:
+    """Every record of a Chroma collection (ids plus the `include` fields), or every one matching `where`, read `page`
+    records at a time."""
     every: dict[str, list] = {"ids": [], **{name: [] for name in include}}
     offset = 0
     while True:
-        got = collection.get(include=include, limit=page, offset=offset)
+        got = collection.get(include=include, limit=page, offset=offset, where=where)
         for name in every:
             values = got[name]
             every[name].extend(values if values is not None else [])

@@ -9,6 +9,7 @@ from typing import Callable
 
 from core.index import IndexReader, open_store
 from core.model import TextEmbedder, model_identity
+from core.postings import Postings
 from core.settings import Settings
 from core.store import (
     CHUNKER_VERSION,
@@ -23,7 +24,7 @@ from core.store import (
 from core.types import Chunk
 from ingest.chunker import ChunkTooLongError, TooManyChunksError, chunk_document
 from ingest.loaders import FORMATS, BadFileError, CourseSite, list_course_files, load_document, source_sha256
-from ingest.quizzes import QuizProblem, list_quiz_files, load_instructor_items
+from ingest.quizzes import QuizProblem, load_instructor_items, named_lessons
 
 # A change touching at most this share of the live generation's chunks is published by copying the generation and
 # replacing only the changed files' chunks in the copy; a bigger one writes a whole new generation (which also
@@ -296,6 +297,7 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     name = new_generation_name()
     try:
         _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
+        _save_postings(store, name, lambda: Postings.from_chunks(final))
     except IngestError:
         # Free what the half-written generation took (on a full disk, that is the point); the live ones stay.
         store.prune(keep={old.generation, *([old.previous] if old.previous else [])} if old else set())
@@ -311,6 +313,21 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     report.generation = name
     report.published = True
     return report
+
+
+def _save_postings(store: Store, generation: str, make: Callable[[], Postings | None]) -> None:
+    """Store the new generation's word counts beside it (a local index: a Chroma server has no folder for them), so each
+    server computes BM25 from them instead of tokenising every chunk; `make` returns None when they cannot be made."""
+    save = getattr(store, "save_postings", None)
+    if save is None:
+        return
+    postings = make()
+    if postings is None:
+        return
+    try:
+        save(generation, postings)
+    except OSError as err:
+        raise _write_failed(store, err) from None
 
 
 def _worth_copying(store: Store, plan: _Plan, new_chunks: dict[str, list[Chunk]], old: Manifest) -> bool:
@@ -361,14 +378,23 @@ def _publish_by_copy(store, old: Manifest, plan, new_chunks, failed, embedder, s
                     documents=[c.text for c in part], metadatas=[c.metadata() for c in part],
                 )
         held = collection.count()
+        # The unchanged files' word counts are kept and only the changed files' chunks are counted; from an index
+        # built before counts were stored there is nothing to keep, and servers count every chunk as before.
+        _save_postings(store, name, lambda: _replaced_postings(store, old.generation, touched, fresh))
         quiz_chunks = []
-        if list_quiz_files(corpus):  # quiz items are resolved against every chunk; without quiz files, none are read
-            every = get_every_record(collection, ["documents", "metadatas"])
-            quiz_chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(every["ids"], every["documents"], every["metadatas"])]
+        # Quiz items are resolved against the chunks of the lessons they name: only those are read (none without quiz files).
+        lessons = sorted(named_lessons(corpus) & set(manifest_files))
+        if lessons:
+            named = get_every_record(collection, ["documents", "metadatas"], where={"source": {"$in": lessons}})
+            quiz_chunks = [Chunk.from_store(i, d, m) for i, d, m in zip(named["ids"], named["documents"], named["metadatas"])]
     except (ChromaError, OSError) as err:
         store.close_collection(collection)
         store.prune(keep=live)
         raise _write_failed(store, err) from None
+    except IngestError:
+        store.close_collection(collection)
+        store.prune(keep=live)
+        raise
     store.close_collection(collection)
     expected = sum(entry.chunks for entry in manifest_files.values())
     if held != expected:
@@ -383,6 +409,12 @@ def _publish_by_copy(store, old: Manifest, plan, new_chunks, failed, embedder, s
     report.generation = name
     report.published = True
     return report
+
+
+def _replaced_postings(store: Store, generation: str, touched: list[str], fresh: list[Chunk]) -> Postings | None:
+    """`generation`'s stored word counts with the `touched` files' rows replaced by the counts of their `fresh` chunks."""
+    old = store.load_postings(generation)  # type: ignore[attr-defined]  # only stores with save_postings get here
+    return old.replacing(touched, fresh) if old is not None else None
 
 
 def _stored_of(store: Store, generation: str, sources: list[str]) -> dict[str, tuple[Chunk, list[float]]]:

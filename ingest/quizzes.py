@@ -181,6 +181,23 @@ def load_quiz_file(path: Path, source: str, chunks_by_source: dict[str, list[Chu
     return items, problems
 
 
+def named_lessons(corpus_dir: Path) -> set[str]:
+    """The lesson files the course's quiz files name, read leniently: all of the index that resolving their items
+    needs (a bad file or item is reported by load_instructor_items, not here)."""
+    named: set[str] = set()
+    for path in list_quiz_files(corpus_dir):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        raw_items = data.get("items") if isinstance(data, dict) else data
+        for raw in raw_items if isinstance(raw_items, list) else []:
+            lesson = raw.get("lesson") if isinstance(raw, dict) else None
+            if isinstance(lesson, (str, int, float)) and not isinstance(lesson, bool):
+                named.add(str(lesson).strip())  # as the item's Text field reads it
+    return named
+
+
 def load_instructor_items(corpus_dir: Path, chunks: list[Chunk]) -> tuple[list[QuizItem], list[QuizProblem]]:
     """Every valid instructor item of the course, linked to the best chunk of its section, and what was rejected."""
     chunks_by_source: dict[str, list[Chunk]] = {}

@@ -199,3 +199,33 @@ def test_a_collection_is_read_in_pages_so_a_very_large_course_stays_readable(tmp
             assert paged["metadatas"] == list(whole["metadatas"]) and [list(e) for e in paged["embeddings"]] == [list(e) for e in whole["embeddings"]]
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("edited", ["05-lesson.md", "03-lesson.md"], ids=["edit-a-lesson-a-quiz-names", "edit-another-lesson"])
+def test_quiz_items_after_a_by_copy_publish_are_those_of_a_full_rebuild(tmp_path, fake_embedder, monkeypatch, edited):
+    """By copy, quiz items are resolved against only the chunks of the lessons the quiz files name, not every chunk."""
+    from ingest.pipeline import ingest_corpus
+
+    course = tmp_path / "course"
+    course.mkdir()
+    for n in range(20):
+        (course / f"{n:02d}-lesson.md").write_text(f"# Lesson {n}\n\nLesson {n} is about optics topic number {n}.\n")
+    (course / "quizzes").mkdir()
+    (course / "quizzes" / "optics.yaml").write_text(
+        "items:\n  - id: topic-five\n    type: short_answer\n    question: What is lesson 5 about?\n    answer: optics topic number 5\n"
+        "    explanation: Lesson 5 is about optics topic number 5.\n    lesson: 05-lesson.md\n    section: Lesson 5\n"
+        "  - id: nowhere\n    type: short_answer\n    question: Where?\n    answer: nowhere\n    explanation: Nowhere.\n"
+        "    lesson: 99-missing.md\n    section: Missing\n"
+    )
+    settings = Settings(corpus_dir=course, db_dir=tmp_path / "index", publish_by_copy=True)
+    ingest_corpus(settings, lambda: fake_embedder)
+    (course / edited).write_text(f"# Lesson {edited[:2].lstrip('0') or '0'}\n\nNow about mirrors, optics topic number 5.\n")
+    copies: list[str] = []
+    real_copy = LocalStore.copy_generation
+    monkeypatch.setattr(LocalStore, "copy_generation", lambda self, source, target: (copies.append(target), real_copy(self, source, target)))
+    by_copy = ingest_corpus(settings, lambda: fake_embedder)
+    assert copies == [by_copy.generation], "published by copy"
+    rebuilt = ingest_corpus(settings.model_copy(update={"db_dir": tmp_path / "rebuilt"}), lambda: fake_embedder)
+    assert (by_copy.quiz_items, [p.message() for p in by_copy.quiz_problems]) == (rebuilt.quiz_items, [p.message() for p in rebuilt.quiz_problems])
+    assert by_copy.quiz_items == 1 and "99-missing.md" in by_copy.quiz_problems[0].message()
+    assert read_manifest(settings.db_dir).quiz_items == read_manifest(tmp_path / "rebuilt").quiz_items

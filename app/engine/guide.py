@@ -51,7 +51,12 @@ class Guide:
 
     def lexical(self) -> LexicalIndex:
         """BM25 and word IDF over the live generation's chunks, rebuilt only when an ingest published a new one."""
-        return self.derived("lexical", lambda: LexicalIndex(self.index.refresh().generation, self.index.chunks()))
+        return self.derived("lexical", self._build_lexical)
+
+    def _build_lexical(self) -> LexicalIndex:
+        generation = self.index.refresh().generation
+        load = getattr(self.index.store, "load_postings", None)  # a local index stores each generation's word counts
+        return LexicalIndex(generation, self.index.chunks(), load(generation) if load else None)
 
     def idf(self) -> dict[str, float]:
         return self.lexical().idf

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-import bm25s
 import numpy as np
 
+from core.postings import Postings, okapi_scores, word_idf
 from core.text import content_words
 from core.types import Chunk, RetrievedChunk
 
@@ -17,9 +16,6 @@ Fusion = Literal["rrf", "weighted"]
 _RRF_K = 60
 # Passages this alike (cosine) are the same text, e.g. a paragraph copied into two lessons.
 _NEAR_COPY = 0.95
-# Okapi BM25 as rank_bm25's BM25Okapi scored it when the fusion weights were tuned: k1, b, and the floor for
-# words in over half the chunks (their IDF becomes this share of the mean IDF instead of going negative).
-_K1, _B, _IDF_FLOOR = 1.5, 0.75, 0.25
 
 
 class VectorSearch(Protocol):
@@ -48,28 +44,34 @@ class RetrievalConfig:
 class LexicalIndex:
     """BM25 over one index generation's chunks (lesson title, section path and text), plus word IDF for the answerer.
 
-    Built once per generation from the chunks the index holds, so it follows incremental ingests without
-    per-question rebuilds and can never return a chunk the dense index no longer has. The BM25 half is a
-    bm25s sparse matrix of precomputed (chunk, word) scores, so a question costs the postings of its own
-    words, not a pass over every chunk."""
+    Built once per generation, so it follows incremental ingests without per-question rebuilds and can never return
+    a chunk the dense index no longer has. It is computed from the generation's word counts (core.postings), which
+    ingest stores beside a local generation, so a server does not tokenise every chunk after each publish; without
+    them (a Chroma server, or an index built before them) they are counted from the chunks. The BM25 half is a
+    sparse matrix of precomputed (chunk, word) scores, so a question costs the postings of its own words, not a
+    pass over every chunk."""
 
-    def __init__(self, generation: str, chunks: list[Chunk]):
+    def __init__(self, generation: str, chunks: list[Chunk], postings: Postings | None = None):
         self.generation = generation
         self.chunks = chunks
         self.position = {chunk.id: i for i, chunk in enumerate(chunks)}
-        tokens = [content_words(chunk.embed_text()) for chunk in chunks]
-        df = Counter(word for words in tokens for word in set(words))
-        self.idf = {w: math.log((1 + len(chunks)) / (1 + n)) + 1.0 for w, n in df.items()}
-        self._bm25 = _okapi_index(tokens, df) if df else None
+        if postings is None or postings.ids.tolist() != [chunk.id for chunk in chunks]:
+            postings = Postings.from_chunks(chunks)  # none stored, or not this generation's: count them here
+        self.idf = word_idf(postings)
+        self._columns = {word: i for i, word in enumerate(postings.vocabulary.tolist())}
+        self._scores = okapi_scores(postings) if self._columns else None
 
     def search(self, question: str, k: int) -> list[tuple[Chunk, float]]:
         terms = content_words(question)
-        if self._bm25 is None or not terms:
+        if self._scores is None or not terms:
             return []
-        term_ids = self._bm25.get_tokens_ids(terms)  # a word the course never uses scores nothing
+        term_ids = [self._columns[t] for t in terms if t in self._columns]  # a word the course never uses scores nothing
         if not term_ids:
             return []
-        scores = self._bm25.get_scores_from_ids(term_ids)
+        scores = np.zeros(len(self.chunks), dtype=np.float64)
+        data, indices, indptr = self._scores.data, self._scores.indices, self._scores.indptr
+        for term in term_ids:  # a repeated word counts again, as in BM25Okapi
+            scores[indices[indptr[term] : indptr[term + 1]]] += data[indptr[term] : indptr[term + 1]]
         return [(self.chunks[i], float(scores[i])) for i in _best_first(scores, k) if scores[i] > 0]
 
     def coverage(self, question: str, chunk: Chunk) -> float:
@@ -93,25 +95,6 @@ class LexicalIndex:
             return None
         other = self.chunks[i + step]
         return other if other.source == chunk.source and other.section == chunk.section else None
-
-
-def _okapi_index(tokens: list[list[str]], df: Counter[str]) -> bm25s.BM25:
-    """A bm25s index whose scores are exactly rank_bm25's BM25Okapi on the same words.
-
-    bm25s's "atire" term weight is Okapi's tf*(k1+1)/(tf + k1*(1-b+b*len/avglen)); none of its IDFs has
-    BM25Okapi's floor, so the index is built with Lucene's IDF (always above 0, so no column is lost) and
-    each word's column of the score matrix is then scaled to BM25Okapi's IDF for that word."""
-    vocabulary = {word: i for i, word in enumerate(df)}
-    index = bm25s.BM25(k1=_K1, b=_B, method="atire", idf_method="lucene", dtype="float64")
-    index.index(([[vocabulary[w] for w in words] for words in tokens], vocabulary), create_empty_token=False, show_progress=False)
-    n = len(tokens)
-    counts = np.array(list(df.values()), dtype=np.float64)  # in vocabulary order
-    okapi = np.log(n - counts + 0.5) - np.log(counts + 0.5)
-    okapi[okapi < 0] = _IDF_FLOOR * okapi.mean()
-    lucene = np.log(1 + (n - counts + 0.5) / (counts + 0.5))
-    scores = index.scores  # CSC: word w's postings are data[indptr[w]:indptr[w + 1]]
-    scores["data"] = scores["data"] * np.repeat(okapi / lucene, np.diff(scores["indptr"]))
-    return index
 
 
 def _best_first(scores: np.ndarray, k: int) -> np.ndarray:
