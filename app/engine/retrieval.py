@@ -43,6 +43,10 @@ class RetrievalConfig:
     # for a vague question, too little to outrank a clearly better passage elsewhere (not tuned: no dev-set hints).
     lesson_boost: float = 0.1
     neighbours: bool = True
+    # Share of a passage's closest generated question (QuestionIndex: its heading and defined terms as questions) added
+    # to its fused score; it only reorders the passages MMR chose. Dev set: hit@1 0.769 -> 0.808, MRR 0.839 -> 0.858 at 0.2
+    # (0.1: 0.788 / 0.848; 0.3 as 0.2; 0.5: 0.779 / 0.845). Adding them as candidates too lost hit@5 (0.952 -> 0.933).
+    question_weight: float = 0.2
 
 
 class LexicalIndex:
@@ -93,6 +97,30 @@ class LexicalIndex:
             return None
         other = self.chunks[i + step]
         return other if other.source == chunk.source and other.section == chunk.section else None
+
+
+class QuestionIndex:
+    """Questions generated offline for each chunk (core.mining.chunk_questions), embedded as extra vectors that point
+    at their chunk: a learner's question that is worded like a heading or a "What is X?" finds the passage that
+    answers it even when the passage's own text is worded otherwise. Built once per index generation."""
+
+    def __init__(self, owners: list[str], questions: list[str], vectors: np.ndarray):
+        if len(owners) != len(questions) or len(questions) != len(vectors):
+            raise ValueError(f"QuestionIndex needs one chunk id and one vector per question: got {len(owners)} ids, "
+                             f"{len(questions)} questions and {len(vectors)} vectors.")
+        self.owners = owners
+        self.questions = questions
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+
+    def closest(self, query_vector: np.ndarray) -> dict[str, float]:
+        """Per chunk that has generated questions, the cosine of its closest one to the query."""
+        best: dict[str, float] = {}
+        if not self.owners:
+            return best
+        for owner, similarity in zip(self.owners, (self.vectors @ np.asarray(query_vector, dtype=np.float32)).tolist()):
+            if similarity > best.get(owner, -2.0):
+                best[owner] = similarity
+        return best
 
 
 def _okapi_index(tokens: list[list[str]], df: Counter[str]) -> bm25s.BM25:
@@ -170,8 +198,12 @@ def hybrid_search(
     k: int,
     config: RetrievalConfig,
     lesson: str | None = None,
+    questions: QuestionIndex | None = None,
 ) -> list[RetrievedChunk]:
-    """The `k` best passages for the question, best first, then neighbours of split passages (marked as such)."""
+    """The `k` best passages for the question, best first, then neighbours of split passages (marked as such).
+
+    With `questions`, each chosen passage's closest generated question adds `config.question_weight` times its cosine
+    to its fused score, and the chosen passages are put in that order."""
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if config.mode != "bm25":
@@ -200,6 +232,11 @@ def hybrid_search(
         fused = {key: score + (boost if by_id[key].source == lesson else 0.0) for key, score in fused.items()}
     order = sorted(fused, key=lambda key: (-fused[key], key))
     top = mmr(order, fused, stored, k, config.mmr_lambda) if config.mmr_lambda < 1 else order[:k]
+    if questions is not None and config.question_weight and config.mode == "hybrid":
+        # Generated questions only reorder the chosen passages: the set, and so the refusal evidence, stays the same.
+        asked = questions.closest(query_vector)
+        fused.update({key: fused[key] + config.question_weight * max(asked.get(key, 0.0), 0.0) for key in top})
+        top.sort(key=lambda key: -fused[key])  # stable: ties keep their MMR order
     hits = [RetrievedChunk(by_id[key], score=dense.get(key, 0.0), lexical_score=bm25.get(key, 0.0), rank_score=fused[key]) for key in top]
     if config.neighbours:
         hits += _neighbours(hits, lexical, vectors, query)
