@@ -230,3 +230,13 @@ def test_passage_closeness_is_a_share_of_the_closest_passage_not_of_the_first_ra
     second = _hit("A model is never done: it moves through a repeating cycle.", section="Lifecycle > Overview", score=0.40)
     answer = extractive_answer("Why should extraction run again when its inputs are unchanged?", [first, second], {}, SETTINGS)
     assert answer.answer.startswith("Caching reuses a step's outputs when its inputs are unchanged. [1]"), answer.answer
+
+
+def test_a_short_topic_sentence_quoted_after_the_best_one_brings_its_next_sentence_too():
+    passage = (
+        "A feedback loop can harm a model in production when its outcomes flow back into training.\n\n"
+        "Feedback loops can also cause harm. A fraud detector that blocks transactions never learns whether they were fraud."
+    )
+    answer = extractive_answer("How can a feedback loop harm a model in production?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer.startswith("A feedback loop can harm a model in production"), answer.answer
+    assert "A fraud detector that blocks transactions never learns whether they were fraud. [1]" in answer.answer

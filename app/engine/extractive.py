@@ -79,6 +79,8 @@ CONNECTIVE_FOLLOWS = True
 TOPIC_SENTENCE_FOLLOWS = True
 # Two or more items of one list chosen on their own merits bring the whole list and its lead-in: 74.2% -> 75.3%, 87 words.
 WHOLE_LIST_FROM_ITEMS = True
+# Any quoted short topic sentence brings its next sentence, not only the best one: 75.3% -> 75.8%, 84 words.
+EVERY_TOPIC_SENTENCE = True
 # A passage's closeness is its cosine as a share of the closest passage's, not of the first-ranked one's (the first may be
 # less close once BM25 and generated questions rank it): key facts unchanged, citation precision 69.2% -> 70.0%, 84 words.
 PASSAGE_SHARE_OF_CLOSEST = True
@@ -273,6 +275,15 @@ def extractive_answer(
         after = same_passage[index_in_passage + 1]
         if after.sentence.block == best.sentence.block and after not in chosen and _goes_on(best.sentence, after.sentence):
             chosen.append(after)
+    # Any other quoted topic sentence that only announces its next one brings it too.
+    for candidate in list(chosen) if EVERY_TOPIC_SENTENCE else []:
+        position = scored[candidate.rank].index(candidate)
+        if candidate is best or candidate.code is not None or position + 1 >= len(scored[candidate.rank]):
+            continue
+        after = scored[candidate.rank][position + 1]
+        if after.sentence.block == candidate.sentence.block and after not in chosen and _is_topic_sentence(candidate.sentence) \
+                and not after.sentence.is_item and not after.sentence.text.endswith(":"):
+            chosen.append(after)
     # Two or more items of one list make the answer that list: it is quoted whole, from its lead-in when it has one.
     if WHOLE_LIST_FROM_ITEMS:
         for candidate in _whole_lists(chosen, scored):
@@ -319,7 +330,12 @@ def _goes_on(sentence: Sentence, after: Sentence) -> bool:
         return False
     if _PRONOUN_START.match(after.text) or (CONNECTIVE_FOLLOWS and _CONNECTIVE_START.match(after.text)):
         return True
-    return TOPIC_SENTENCE_FOLLOWS and not sentence.is_item and len(sentence.text.split()) < _TOPIC_SENTENCE_WORDS
+    return TOPIC_SENTENCE_FOLLOWS and _is_topic_sentence(sentence)
+
+
+def _is_topic_sentence(sentence: Sentence) -> bool:
+    """A short prose sentence that announces what the next one says ("Feedback loops can also cause harm.")."""
+    return not sentence.is_item and not sentence.text.endswith(":") and len(sentence.text.split()) < _TOPIC_SENTENCE_WORDS
 
 
 def _has_text(hit: RetrievedChunk) -> bool:

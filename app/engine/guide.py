@@ -58,7 +58,7 @@ class Guide:
 
     def question_index(self) -> QuestionIndex:
         """The live generation's generated questions (headings and defined terms as questions), embedded once per
-        generation, in one batch, when first needed (MLOps course: 373 questions, about 1-3 s on 2 CPU cores)."""
+        generation, in one batch, when first needed (MLOps course: 322 questions)."""
 
         def build() -> QuestionIndex:
             owners, questions = [], []
