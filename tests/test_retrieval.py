@@ -170,13 +170,28 @@ def test_generated_questions_come_from_the_heading_and_the_defined_terms():
     assert chunk_questions(_section_chunk("Model Monitoring", "This lesson covers monitoring.")) == []
 
 
-def test_question_index_gives_each_chunk_its_closest_question():
-    index = QuestionIndex(["a", "a", "b"], ["What is PSI?", "What is drift?", "What is KServe?"],
-                          np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
-    assert index.closest(np.array([0.0, 1.0])) == pytest.approx({"a": 0.8, "b": 1.0})
-    assert QuestionIndex([], [], np.zeros((0, 384))).closest(np.ones(384)) == {}
-    with pytest.raises(ValueError, match="one chunk id and one vector per question"):
-        QuestionIndex(["a"], ["What is PSI?", "What is drift?"], np.zeros((2, 2)))
+def test_question_index_embeds_each_chunks_questions_once_and_gives_its_closest():
+    from tests.fake_embedder import HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def encode(self, texts, **kwargs):
+            self.batches.append(list(texts))
+            return super().encode(texts, **kwargs)
+
+    embedder = Counting()
+    drift = _section_chunk("Model Monitoring > Data drift", "- **PSI**: a measure of how far a feature's distribution has shifted.")
+    summary = _section_chunk("Model Monitoring > Summary", "Watch inputs and outputs.")  # no generated question
+    index = QuestionIndex(embedder, {})
+    query = embedder.encode(["What is PSI?"])[0]
+    embedder.batches.clear()
+    closest = index.closest(query, [drift, summary])
+    assert embedder.batches == [["What is Data drift?", "What is PSI?"]]  # one batch, only the chunks' questions
+    assert set(closest) == {drift.id} and closest[drift.id] == pytest.approx(1.0, abs=1e-5)
+    assert index.closest(query, [drift, summary]) == closest and len(embedder.batches) == 1  # kept, not embedded again
 
 
 @pytest.mark.parametrize("question", ["What is KServe?", "TFDV?", "Every team keeps recomputing the same customer attributes."])
@@ -196,4 +211,5 @@ def test_a_look_up_worded_like_a_generated_question_ranks_its_passage_first(ship
     generated questions that passage was third (dev set, lookup-kserve)."""
     top = shipped_guide.retrieve("What is KServe?")[0].chunk
     assert top.source == "08-deployment-and-serving.md" and top.section.endswith("Serving tools")
-    assert "What is KServe?" in shipped_guide.question_index().questions
+    top_chunk = shipped_guide.retrieve("What is KServe?")[0].chunk
+    assert "What is KServe?" in chunk_questions(top_chunk)

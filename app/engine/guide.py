@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from app.engine.answerers import Answerer, choose_answerer
 from app.engine.llm import LLMClient, llm_enabled
 from app.engine.meaning import SentenceMeaning
@@ -17,7 +15,6 @@ from app.engine.questions import UnknownLessonError
 from app.engine.retrieval import LexicalIndex, QuestionIndex, RetrievalConfig, hybrid_search
 from app.engine.scope import ScopeEvidence, scope_evidence
 from core.index import IndexReader, open_store
-from core.mining import chunk_questions
 from core.model import TextEmbedder
 from core.settings import Settings
 from core.store import Manifest
@@ -57,20 +54,10 @@ class Guide:
         return self.derived("lexical", lambda: LexicalIndex(self.index.refresh().generation, self.index.chunks()))
 
     def question_index(self) -> QuestionIndex:
-        """The live generation's generated questions (headings and defined terms as questions), embedded once per
-        generation, in one batch, when first needed (MLOps course: 322 questions)."""
-
-        def build() -> QuestionIndex:
-            owners, questions = [], []
-            for chunk in self.lexical().chunks:
-                for question in chunk_questions(chunk):
-                    owners.append(chunk.id)
-                    questions.append(question)
-            if not questions:
-                return QuestionIndex([], [], np.zeros((0, 0), dtype=np.float32))
-            return QuestionIndex(owners, questions, self.embedder.encode(questions, batch_size=self.settings.embed_batch_size))
-
-        return self.derived("generated_questions", build)
+        """The live generation's generated questions (headings and defined terms as questions), each chunk's embedded
+        the first time the chunk is ranked and kept until the next generation."""
+        cache: dict[str, Any] = self.derived("generated_question_vectors", dict)
+        return QuestionIndex(self.embedder, cache, self.settings.embed_batch_size)
 
     def idf(self) -> dict[str, float]:
         return self.lexical().idf

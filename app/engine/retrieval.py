@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import bm25s
 import numpy as np
 
+from core.mining import chunk_questions
+from core.model import TextEmbedder
 from core.text import content_words
 from core.types import Chunk, RetrievedChunk
 
@@ -101,26 +104,28 @@ class LexicalIndex:
 
 class QuestionIndex:
     """Questions generated offline for each chunk (core.mining.chunk_questions), embedded as extra vectors that point
-    at their chunk: a learner's question that is worded like a heading or a "What is X?" finds the passage that
-    answers it even when the passage's own text is worded otherwise. Built once per index generation."""
+    at their chunk: a learner's question worded like a heading or a "What is X?" finds the passage that answers it
+    even when the passage's own text is worded otherwise. A chunk's questions are embedded the first time it is
+    ranked, in one batch with the other new ones, and kept in `cache` (by chunk id) for the index generation, so no
+    answer waits for the whole course's questions."""
 
-    def __init__(self, owners: list[str], questions: list[str], vectors: np.ndarray):
-        if len(owners) != len(questions) or len(questions) != len(vectors):
-            raise ValueError(f"QuestionIndex needs one chunk id and one vector per question: got {len(owners)} ids, "
-                             f"{len(questions)} questions and {len(vectors)} vectors.")
-        self.owners = owners
-        self.questions = questions
-        self.vectors = np.asarray(vectors, dtype=np.float32)
+    def __init__(self, embedder: TextEmbedder, cache: MutableMapping[str, np.ndarray], batch_size: int = 64):
+        self.embedder = embedder
+        self.cache = cache
+        self.batch_size = batch_size
 
-    def closest(self, query_vector: np.ndarray) -> dict[str, float]:
+    def closest(self, query_vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
         """Per chunk that has generated questions, the cosine of its closest one to the query."""
-        best: dict[str, float] = {}
-        if not self.owners:
-            return best
-        for owner, similarity in zip(self.owners, (self.vectors @ np.asarray(query_vector, dtype=np.float32)).tolist()):
-            if similarity > best.get(owner, -2.0):
-                best[owner] = similarity
-        return best
+        # Two threads may both embed a chunk that neither found; each stores the same vectors, so no lock is needed.
+        missing = {chunk.id: chunk_questions(chunk) for chunk in chunks if chunk.id not in self.cache}
+        batch = [question for questions in missing.values() for question in questions]
+        vectors = self.embedder.encode(batch, batch_size=self.batch_size) if batch else np.zeros((0, 0), dtype=np.float32)
+        at = 0
+        for chunk_id, questions in missing.items():
+            self.cache[chunk_id] = np.asarray(vectors[at : at + len(questions)], dtype=np.float32)
+            at += len(questions)
+        query = np.asarray(query_vector, dtype=np.float32)
+        return {chunk.id: float((self.cache[chunk.id] @ query).max()) for chunk in chunks if len(self.cache[chunk.id])}
 
 
 def _okapi_index(tokens: list[list[str]], df: Counter[str]) -> bm25s.BM25:
@@ -234,7 +239,7 @@ def hybrid_search(
     top = mmr(order, fused, stored, k, config.mmr_lambda) if config.mmr_lambda < 1 else order[:k]
     if questions is not None and config.question_weight and config.mode == "hybrid":
         # Generated questions only reorder the chosen passages: the set, and so the refusal evidence, stays the same.
-        asked = questions.closest(query_vector)
+        asked = questions.closest(query_vector, [by_id[key] for key in top])
         fused.update({key: fused[key] + config.question_weight * max(asked.get(key, 0.0), 0.0) for key in top})
         top.sort(key=lambda key: -fused[key])  # stable: ties keep their MMR order
     hits = [RetrievedChunk(by_id[key], score=dense.get(key, 0.0), lexical_score=bm25.get(key, 0.0), rank_score=fused[key]) for key in top]
