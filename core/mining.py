@@ -136,3 +136,27 @@ def rarest_word(text: str, exclude: set[str], document_frequency: Counter) -> st
     return best[2] if best else None
 
 
+
+
+# Headings that name a kind of section, not a topic ("Summary", "Exercises"): no question is asked of them.
+GENERIC_HEADINGS = frozenset({
+    "introduction", "overview", "summary", "conclusion", "conclusions", "references", "resources", "exercises",
+    "exercise", "quiz", "recap", "further reading", "next steps", "key takeaways", "takeaways",
+    "learning objectives", "objectives", "prerequisites", "notes", "what's next", "glossary",
+})
+
+
+def chunk_questions(chunk: Chunk) -> list[str]:
+    """Questions a passage answers, written offline from its own text: its heading as a question ("What is data
+    drift?"; a heading that is a question stays) and "What is X?" for every term it defines (see `definitions`).
+    Retrieval embeds them as extra vectors of the passage, so a learner's question can match them."""
+    leaf = chunk.section.split(SECTION_SEPARATOR)[-1].strip()
+    questions: list[str] = []
+    # A lesson's opening section is headed by the lesson's title, which every question about the lesson resembles.
+    if content_words(leaf) and leaf.lower() not in GENERIC_HEADINGS and leaf != chunk.title:
+        questions.append(heading_question(leaf) or f"What is {plain(leaf)}?")
+    for found in definitions(chunk):
+        question = f"What is {found.term}?"
+        if question not in questions:
+            questions.append(question)
+    return questions

@@ -42,7 +42,8 @@ def _our_rankings(guide, cases, config) -> list[list[frozenset[int]]]:
     for case in cases:
         question = condense(case.question, case.history or [])
         vector = guide.embedder.encode([question])[0]
-        hits = hybrid_search(question, vector, guide.index, guide.lexical(), 10, config)
+        questions = guide.question_index() if config.question_weight and config.mode == "hybrid" else None
+        hits = hybrid_search(question, vector, guide.index, guide.lexical(), 10, config, questions=questions)
         rankings.append([
             frozenset(i for i, gold in enumerate(case.sources) if gold.matches(h.chunk.source, h.chunk.section, h.chunk.page))
             for h in hits
@@ -151,6 +152,7 @@ def main() -> None:
             "hybrid RRF": replace(default, fusion="rrf", neighbours=False),
             **{f"hybrid weighted {w:.2f}": replace(default, dense_weight=w, neighbours=False) for w in (0.6, 0.7, 0.8, 0.85, 0.9)},
             "hybrid default, no MMR": replace(default, mmr_lambda=1.0, neighbours=False),
+            "hybrid default, no generated questions": replace(default, question_weight=0.0, neighbours=False),
         }
         table = {name: _ranked_metrics(in_scope, _our_rankings(guide, in_scope, config)) for name, config in variants.items()}
         table["LangChain baseline (k=4)"] = _ranked_metrics(in_scope, _baseline_rankings(guide, in_scope, settings.corpus_dir, tmp))
@@ -158,9 +160,9 @@ def main() -> None:
         print(f"\nRetrieval on {args.dataset.name} over {args.corpus}: {len(in_scope)} in-scope questions "
               "(follow-ups made to stand alone first)")
         print(f"default: {default.fusion} fusion, dense weight {default.dense_weight}, MMR lambda {default.mmr_lambda}")
-        print(f"{'retriever':<30}{'hit@1':>8}{'hit@5':>8}{'MRR':>8}{'nDCG@10':>9}")
+        print(f"{'retriever':<40}{'hit@1':>8}{'hit@5':>8}{'MRR':>8}{'nDCG@10':>9}")
         for name, row in table.items():
-            print(f"{name:<30}{row['hit@1']:>8.3f}{row['hit@5']:>8.3f}{row['MRR']:>8.3f}{row['nDCG@10']:>9.3f}")
+            print(f"{name:<40}{row['hit@1']:>8.3f}{row['hit@5']:>8.3f}{row['MRR']:>8.3f}{row['nDCG@10']:>9.3f}")
         print("(the baseline returns 4 passages, so its hit@5 is hit@4 and its nDCG@10 is over 4)")
 
         refused_in = [c.question for c in in_scope if not prepare_question(guide, c.question, c.history).in_scope]

@@ -6,16 +6,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from core.mining import BLANK, PRONOUNS, definition_sentence, rarest_word
+from core.mining import BLANK, GENERIC_HEADINGS, PRONOUNS, definition_sentence, rarest_word
 from core.text import Sentence, content_words, split_sentences
 from core.types import SECTION_SEPARATOR, Chunk
 
-# Headings that name a kind of section rather than a topic make questions nobody would ask.
-GENERIC_HEADINGS = frozenset({
-    "introduction", "overview", "summary", "conclusion", "conclusions", "references", "resources", "exercises",
-    "exercise", "quiz", "recap", "further reading", "next steps", "key takeaways", "takeaways",
-    "learning objectives", "objectives", "prerequisites", "notes", "what's next", "glossary",
-})
+
 def _leaf(section: str) -> str:
     return section.split(SECTION_SEPARATOR)[-1].strip()
 

@@ -183,3 +183,60 @@ def test_further_sentences_close_to_the_best_one_are_quoted_too():
     )
     answer = extractive_answer("How do random forests average trees?", [_hit(passage)], {}, SETTINGS)
     assert answer.answer.count("[1]") >= 2, answer.answer
+
+
+def test_a_short_topic_sentence_brings_the_sentence_that_says_it():
+    """'Feedback loops can also cause harm.' says nothing by itself; the next sentence of its paragraph is the answer."""
+    passage = (
+        "Feedback loops can also cause harm. A fraud model that blocks transactions never learns whether they were fraud.\n\n"
+        "Teams keep a random holdout group."
+    )
+    answer = extractive_answer("Can feedback loops cause harm?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer.startswith(
+        "Feedback loops can also cause harm. [1] A fraud model that blocks transactions never learns whether they were fraud. [1]"
+    ), answer.answer
+
+
+def test_a_sentence_opening_with_a_connective_goes_on_from_the_best_one():
+    passage = (
+        "lakeFS is an open-source layer that adds Git-like operations to a data lake stored in object storage. "
+        "Instead of tracking single files, it lets you create branches, commits and merges over whole buckets.\n\n"
+        "DVC keeps small pointer files in Git."
+    )
+    answer = extractive_answer("What is lakeFS?", [_hit(passage, section="Data > lakeFS")], {}, SETTINGS)
+    assert "Instead of tracking single files, it lets you create branches, commits and merges over whole buckets. [1]" in answer.answer
+
+
+def test_two_items_of_one_list_bring_the_whole_list_with_its_lead_in():
+    """Two items hold the question's words; the record it asks about is the whole list, not those two items."""
+    passage = (
+        "An audit trail is a record of who did what and when in the life of a model. For each model it should be possible to retrieve:\n\n"
+        "- the training data version of the model and its origin;\n"
+        "- the code commit, parameters and environment;\n"
+        "- evaluation results, including fairness checks;\n"
+        "- who gave approval for the model and when it was deployed.\n"
+    )
+    answer = extractive_answer("What should be kept about a model's data and approval?", [_hit(passage, section="Governance > Audit trails")], {}, SETTINGS)
+    for line in ("the code commit, parameters and environment;", "evaluation results, including fairness checks;",
+                 "the training data version of the model and its origin;", "who gave approval for the model"):
+        assert line in answer.answer, answer.answer
+    assert "For each model it should be possible to retrieve: [1]" in answer.answer
+
+
+def test_passage_closeness_is_a_share_of_the_closest_passage_not_of_the_first_ranked():
+    """A first-ranked passage (BM25 put it there) less close than the second must not make the second's sentences
+    score above what a passage can: every passage's closeness share is at most 1."""
+    first = _hit("Caching reuses a step's outputs when its inputs are unchanged.", section="Pipelines > Caching", score=0.28)
+    second = _hit("A model is never done: it moves through a repeating cycle.", section="Lifecycle > Overview", score=0.40)
+    answer = extractive_answer("Why should extraction run again when its inputs are unchanged?", [first, second], {}, SETTINGS)
+    assert answer.answer.startswith("Caching reuses a step's outputs when its inputs are unchanged. [1]"), answer.answer
+
+
+def test_a_short_topic_sentence_quoted_after_the_best_one_brings_its_next_sentence_too():
+    passage = (
+        "A feedback loop can harm a model in production when its outcomes flow back into training.\n\n"
+        "Feedback loops can also cause harm. A fraud detector that blocks transactions never learns whether they were fraud."
+    )
+    answer = extractive_answer("How can a feedback loop harm a model in production?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer.startswith("A feedback loop can harm a model in production"), answer.answer
+    assert "A fraud detector that blocks transactions never learns whether they were fraud. [1]" in answer.answer

@@ -8,7 +8,8 @@ import pytest
 from app.engine.answer import answer_question
 from app.engine.guide import open_guide
 from app.engine.questions import UnknownLessonError
-from app.engine.retrieval import LexicalIndex, RetrievalConfig, fuse, mmr
+from app.engine.retrieval import LexicalIndex, QuestionIndex, RetrievalConfig, fuse, hybrid_search, mmr
+from core.mining import chunk_questions
 from core.text import content_words
 from core.types import Chunk
 
@@ -151,3 +152,64 @@ def test_lesson_hints_name_a_lesson_by_file_or_slug(shipped_guide, hint, source)
 def test_unknown_lesson_hint_is_a_clear_error(shipped_guide):
     with pytest.raises(UnknownLessonError, match="no lesson called 'quantum-cooking'.*01-introduction-to-mlops.md"):
         answer_question(shipped_guide, "What is MLOps?", lesson="quantum-cooking")
+
+
+def _section_chunk(section: str, text: str, title: str = "Model Monitoring") -> Chunk:
+    return Chunk(id=section, text=text, source="09-model-monitoring.md", title=title, section=section, anchor=None,
+                 page=None, ordinal=0, file_sha="0" * 64)
+
+
+def test_generated_questions_come_from_the_heading_and_the_defined_terms():
+    drift = _section_chunk("Model Monitoring > Data drift", "- **PSI**: a measure of how far a feature's distribution has shifted.\n"
+                   "- **KS test**: a statistical test that compares two samples of one feature.")
+    assert chunk_questions(drift) == ["What is Data drift?", "What is PSI?", "What is KS test?"]
+    asked = _section_chunk("Model Monitoring > What is model monitoring?", "Watching a model in production for problems.")
+    assert chunk_questions(asked) == ["What is model monitoring?"]
+    assert chunk_questions(_section_chunk("Model Monitoring > Summary", "Watch inputs and outputs.")) == []
+    # The lesson's opening section is headed by the lesson title, which every question about the lesson resembles.
+    assert chunk_questions(_section_chunk("Model Monitoring", "This lesson covers monitoring.")) == []
+
+
+def test_question_index_embeds_each_chunks_questions_once_and_gives_its_closest():
+    from tests.fake_embedder import HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def encode(self, texts, **kwargs):
+            self.batches.append(list(texts))
+            return super().encode(texts, **kwargs)
+
+    embedder = Counting()
+    drift = _section_chunk("Model Monitoring > Data drift", "- **PSI**: a measure of how far a feature's distribution has shifted.")
+    summary = _section_chunk("Model Monitoring > Summary", "Watch inputs and outputs.")  # no generated question
+    index = QuestionIndex(embedder, {})
+    query = embedder.encode(["What is PSI?"])[0]
+    embedder.batches.clear()
+    closest = index.closest(query, [drift, summary])
+    assert embedder.batches == [["What is Data drift?", "What is PSI?"]]  # one batch, only the chunks' questions
+    assert set(closest) == {drift.id} and closest[drift.id] == pytest.approx(1.0, abs=1e-5)
+    assert index.closest(query, [drift, summary]) == closest and len(embedder.batches) == 1  # kept, not embedded again
+
+
+@pytest.mark.parametrize("question", ["What is KServe?", "TFDV?", "Every team keeps recomputing the same customer attributes."])
+def test_generated_questions_reorder_the_chosen_passages_but_keep_the_set(shipped_guide, question):
+    """They only reorder what MMR chose, so hit@5 and the refusal evidence cannot change (README, 'How answers are made')."""
+    vector = shipped_guide.embedder.encode([question])[0]
+    config = RetrievalConfig(neighbours=False)
+    plain = hybrid_search(question, vector, shipped_guide.index, shipped_guide.lexical(), 5, config)
+    asked = hybrid_search(question, vector, shipped_guide.index, shipped_guide.lexical(), 5, config,
+                          questions=shipped_guide.question_index())
+    assert {hit.chunk.id for hit in plain} == {hit.chunk.id for hit in asked}
+    assert max(hit.score for hit in plain) == max(hit.score for hit in asked)
+
+
+def test_a_look_up_worded_like_a_generated_question_ranks_its_passage_first(shipped_guide):
+    """'What is KServe?' matches the generated question of the 'Serving tools' list that defines it; without the
+    generated questions that passage was third (dev set, lookup-kserve)."""
+    top = shipped_guide.retrieve("What is KServe?")[0].chunk
+    assert top.source == "08-deployment-and-serving.md" and top.section.endswith("Serving tools")
+    top_chunk = shipped_guide.retrieve("What is KServe?")[0].chunk
+    assert "What is KServe?" in chunk_questions(top_chunk)

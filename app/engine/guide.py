@@ -12,7 +12,7 @@ from app.engine.answerers import Answerer, choose_answerer
 from app.engine.llm import LLMClient, llm_enabled
 from app.engine.meaning import SentenceMeaning
 from app.engine.questions import UnknownLessonError
-from app.engine.retrieval import LexicalIndex, RetrievalConfig, hybrid_search
+from app.engine.retrieval import LexicalIndex, QuestionIndex, RetrievalConfig, hybrid_search
 from app.engine.scope import ScopeEvidence, scope_evidence
 from core.index import IndexReader, open_store
 from core.model import TextEmbedder
@@ -58,6 +58,12 @@ class Guide:
         load = getattr(self.index.store, "load_postings", None)  # a local index stores each generation's word counts
         return LexicalIndex(generation, self.index.chunks(), load(generation) if load else None)
 
+    def question_index(self) -> QuestionIndex:
+        """The live generation's generated questions (headings and defined terms as questions), each chunk's embedded
+        the first time the chunk is ranked and kept until the next generation."""
+        cache: dict[str, Any] = self.derived("generated_question_vectors", dict)
+        return QuestionIndex(self.embedder, cache, self.settings.embed_batch_size)
+
     def idf(self) -> dict[str, float]:
         return self.lexical().idf
 
@@ -96,7 +102,8 @@ class Guide:
 
         `lesson` is a source file (see resolve_lesson) whose passages get a small boost."""
         vector = self.embedder.encode([question])[0]
-        return hybrid_search(question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson)
+        questions = self.question_index() if self.retrieval.question_weight and self.retrieval.mode == "hybrid" else None
+        return hybrid_search(question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson, questions)
 
 
 

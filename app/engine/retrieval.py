@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
 
+from core.mining import chunk_questions
+from core.model import TextEmbedder
 from core.postings import Postings, okapi_scores, word_idf
 from core.text import content_words
 from core.types import Chunk, RetrievedChunk
@@ -39,6 +42,10 @@ class RetrievalConfig:
     # for a vague question, too little to outrank a clearly better passage elsewhere (not tuned: no dev-set hints).
     lesson_boost: float = 0.1
     neighbours: bool = True
+    # Share of a passage's closest generated question (QuestionIndex: its heading and defined terms as questions) added
+    # to its fused score; it only reorders the passages MMR chose. Dev set: hit@1 0.769 -> 0.808, MRR 0.839 -> 0.858 at 0.2
+    # (0.1: 0.788 / 0.848; 0.3 as 0.2; 0.5: 0.779 / 0.845). Adding them as candidates too lost hit@5 (0.952 -> 0.933).
+    question_weight: float = 0.2
 
 
 class LexicalIndex:
@@ -97,6 +104,32 @@ class LexicalIndex:
         return other if other.source == chunk.source and other.section == chunk.section else None
 
 
+class QuestionIndex:
+    """Questions generated offline for each chunk (core.mining.chunk_questions), embedded as extra vectors that point
+    at their chunk: a learner's question worded like a heading or a "What is X?" finds the passage that answers it
+    even when the passage's own text is worded otherwise. A chunk's questions are embedded the first time it is
+    ranked, in one batch with the other new ones, and kept in `cache` (by chunk id) for the index generation, so no
+    answer waits for the whole course's questions."""
+
+    def __init__(self, embedder: TextEmbedder, cache: MutableMapping[str, np.ndarray], batch_size: int = 64):
+        self.embedder = embedder
+        self.cache = cache
+        self.batch_size = batch_size
+
+    def closest(self, query_vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
+        """Per chunk that has generated questions, the cosine of its closest one to the query."""
+        # Two threads may both embed a chunk that neither found; each stores the same vectors, so no lock is needed.
+        missing = {chunk.id: chunk_questions(chunk) for chunk in chunks if chunk.id not in self.cache}
+        batch = [question for questions in missing.values() for question in questions]
+        vectors = self.embedder.encode(batch, batch_size=self.batch_size) if batch else np.zeros((0, 0), dtype=np.float32)
+        at = 0
+        for chunk_id, questions in missing.items():
+            self.cache[chunk_id] = np.asarray(vectors[at : at + len(questions)], dtype=np.float32)
+            at += len(questions)
+        query = np.asarray(query_vector, dtype=np.float32)
+        return {chunk.id: float((self.cache[chunk.id] @ query).max()) for chunk in chunks if len(self.cache[chunk.id])}
+
+
 def _best_first(scores: np.ndarray, k: int) -> np.ndarray:
     """The indices of the `k` highest scores, best first, ties in index order: np.argsort(-scores, kind="stable")[:k]
     without sorting every chunk."""
@@ -153,8 +186,12 @@ def hybrid_search(
     k: int,
     config: RetrievalConfig,
     lesson: str | None = None,
+    questions: QuestionIndex | None = None,
 ) -> list[RetrievedChunk]:
-    """The `k` best passages for the question, best first, then neighbours of split passages (marked as such)."""
+    """The `k` best passages for the question, best first, then neighbours of split passages (marked as such).
+
+    With `questions`, each chosen passage's closest generated question adds `config.question_weight` times its cosine
+    to its fused score, and the chosen passages are put in that order."""
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if config.mode != "bm25":
@@ -183,6 +220,11 @@ def hybrid_search(
         fused = {key: score + (boost if by_id[key].source == lesson else 0.0) for key, score in fused.items()}
     order = sorted(fused, key=lambda key: (-fused[key], key))
     top = mmr(order, fused, stored, k, config.mmr_lambda) if config.mmr_lambda < 1 else order[:k]
+    if questions is not None and config.question_weight and config.mode == "hybrid":
+        # Generated questions only reorder the chosen passages: the set, and so the refusal evidence, stays the same.
+        asked = questions.closest(query_vector, [by_id[key] for key in top])
+        fused.update({key: fused[key] + config.question_weight * max(asked.get(key, 0.0), 0.0) for key in top})
+        top.sort(key=lambda key: -fused[key])  # stable: ties keep their MMR order
     hits = [RetrievedChunk(by_id[key], score=dense.get(key, 0.0), lexical_score=bm25.get(key, 0.0), rank_score=fused[key]) for key in top]
     if config.neighbours:
         hits += _neighbours(hits, lexical, vectors, query)
