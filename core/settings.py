@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch during ingest.")
     # On since eval/bench_scale.py measured a one-lesson edit of a 100k-chunk course by copy under 10 s (issue 16; a
-    # whole generation took over 11 minutes); tested for atomicity and for giving the same index as a full write.
+    # whole generation took 515 s); tested for atomicity and for giving the same index as a full write.
     publish_by_copy: bool = Field(
         True, description="Publish a small change (at most a fifth of the chunks) by copying the live generation of a "
                            "local index and replacing only the changed files' chunks in the copy.")

@@ -229,3 +229,43 @@ def test_quiz_items_after_a_by_copy_publish_are_those_of_a_full_rebuild(tmp_path
     assert (by_copy.quiz_items, [p.message() for p in by_copy.quiz_problems]) == (rebuilt.quiz_items, [p.message() for p in rebuilt.quiz_problems])
     assert by_copy.quiz_items == 1 and "99-missing.md" in by_copy.quiz_problems[0].message()
     assert read_manifest(settings.db_dir).quiz_items == read_manifest(tmp_path / "rebuilt").quiz_items
+
+
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"], ids=["rollback-journal-as-chroma", "wal"])
+def test_a_sqlite_file_copied_while_another_connection_writes_holds_whole_transactions(tmp_path, journal_mode):
+    """copy_database (the by-copy publish's copy of Chroma's SQLite file) copies under SQLite's shared lock, or by the
+    online backup in WAL mode: each copy is a sound database holding whole transactions only."""
+    import sqlite3
+
+    from core.local_store import copy_database
+
+    live = tmp_path / "live.sqlite3"
+    with sqlite3.connect(live) as setup:
+        setup.execute(f"PRAGMA journal_mode={journal_mode}")
+        setup.execute("CREATE TABLE rows (batch INTEGER, filler TEXT)")
+    writing = threading.Event()
+    writing.set()
+
+    def write_batches() -> None:
+        writer = sqlite3.connect(live, timeout=30)
+        batch = 0
+        while writing.is_set():
+            with writer:  # one transaction of 100 rows
+                writer.executemany("INSERT INTO rows VALUES (?, ?)", [(batch, "x" * 200)] * 100)
+            batch += 1
+        writer.close()
+
+    thread = threading.Thread(target=write_batches)
+    thread.start()
+    try:
+        for attempt in range(15):
+            copy = tmp_path / f"copy-{attempt}.sqlite3"
+            copy_database(live, copy)
+            check = sqlite3.connect(copy)
+            assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            counts = check.execute("SELECT count(*) FROM rows GROUP BY batch").fetchall()
+            assert all(count == (100,) for count in counts), "a copy held part of a transaction"
+            check.close()
+    finally:
+        writing.clear()
+        thread.join()
