@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.insights.access import token_sha256
 from app.insights.models import Course
 from app.insights.store import InteractionStore, now, utc
-from core.settings import Settings, check_course_name, parse_origins
+from core.settings import COURSE_PATH_PREFIX, Settings, check_course_name, parse_origins
 
 
 class CourseError(ValueError):
@@ -45,7 +45,7 @@ class CourseRecord(BaseModel):
         """What `course list --json` and the course list page show: never the token's hash."""
         data = self.model_dump(mode="json")
         data["has_instructor_token"] = self.has_instructor_token
-        data["path"] = f"/c/{self.name}/"
+        data["path"] = f"{COURSE_PATH_PREFIX}{self.name}/"
         return data
 
 

@@ -167,8 +167,7 @@ class ChromaServerStore:
         """Delete every collection of this course (its generations, manifest and lock): the course is removed."""
         with self._talking():
             for collection in self.client().list_collections():
-                if collection.name.startswith(self.prefix) and (self.course or collection.name.startswith(self.prefix + "gen-")
-                                                                or collection.name in (self.manifest_collection, self.lock_collection)):
+                if collection.name.startswith(self.prefix + "gen-") or collection.name in (self.manifest_collection, self.lock_collection):
                     self.client().delete_collection(collection.name)
             self._manifests = None
 

@@ -158,8 +158,7 @@ def test_two_registered_courses_share_one_chroma_server_and_removing_one_leaves_
         assert ingest_corpus(course, lambda: embedder).published
     astro = served_course.model_copy(update={"course": "astro", "corpus_dir": folders["astro"]})
     garden = served_course.model_copy(update={"course": "garden", "corpus_dir": folders["garden"]})
-    assert [c.text for c in IndexReader(open_store(astro)).chunks()][0].startswith("# Comets") or \
-        "comet" in IndexReader(open_store(astro)).chunks()[0].text.lower()
+    assert all("comet" in c.text.lower() for c in IndexReader(open_store(astro)).chunks())
     assert all("rose" in c.text.lower() for c in IndexReader(open_store(garden)).chunks())
     names = [c.name for c in ChromaServerStore(host, port).client().list_collections()]
     assert any(n.startswith("course.astro.gen-") for n in names) and "course.garden.manifest" in names

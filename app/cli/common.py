@@ -50,7 +50,9 @@ def opened_store(settings: Settings) -> Iterator[InteractionStore]:
 
     try:
         store = InteractionStore.open(settings)
-    except (StoreError, SQLAlchemyError, OSError) as err:
+    except StoreError as err:  # its message already says what to check
+        raise click.ClickException(str(err)) from None
+    except (SQLAlchemyError, OSError) as err:
         raise click.ClickException(f"The interaction store cannot be opened ({str(err).splitlines()[0]}). Check "
                                    "COURSE_GUIDE_STORE_URL / COURSE_GUIDE_STATE_DIR.") from None
     try:

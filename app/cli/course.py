@@ -122,7 +122,7 @@ def list_command(db_dir: Path | None, as_json: bool) -> None:
 @json_option
 def remove(name: str, keep_records: bool, yes: bool, db_dir: Path | None, as_json: bool) -> None:
     """Stop serving course NAME and delete its index (and, unless --keep-records, its learner records). Its documents stay."""
-    from app.courses import UnknownCourseError, get_course, unregister_course
+    from app.courses import UnknownCourseError, course_settings, get_course, unregister_course
     from core.index import open_store
     from core.store import IndexUnusableError
 
@@ -133,11 +133,10 @@ def remove(name: str, keep_records: bool, yes: bool, db_dir: Path | None, as_jso
         record = get_course(store, name)
         if record is None:
             raise click.ClickException(str(UnknownCourseError(name)))
-        course_settings = make_settings(db_dir=db_dir, course=name)
         # The registry entry goes first: from then on no server serves the course, so nothing reads what is deleted next.
         unregister_course(store, name)
         try:
-            open_store(course_settings).remove_all()
+            open_store(course_settings(settings, record)).remove_all()
         except (IndexUnusableError, OSError) as err:
             raise click.ClickException(f"Course {name} is no longer served, but its index could not be deleted ({err}); "
                                        f"delete it by hand, or re-add the course and remove it again.") from None

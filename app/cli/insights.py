@@ -7,16 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli.common import course_option, db_option, json_option, load_model, make_settings
-
-
-def _open_store(settings):
-    from app.insights.store import InteractionStore, StoreError
-
-    try:
-        return InteractionStore.open(settings)
-    except StoreError as err:
-        raise click.ClickException(str(err)) from None
+from app.cli.common import course_option, db_option, json_option, load_model, make_settings, opened_store
 
 
 def _course_lessons(settings) -> dict[str, str]:
@@ -50,11 +41,8 @@ def insights(ctx: click.Context, since: str | None, out_dir: Path | None, as_jso
         start = parse_since(since, datetime.now(timezone.utc))
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--since") from None
-    store = _open_store(settings)
-    try:
+    with opened_store(settings) as store:
         data = summary(store, settings, load_model(settings), since=start, course_lessons=_course_lessons(settings))
-    finally:
-        store.close()
     if as_json:
         data.pop("recent")
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -71,9 +59,6 @@ def insights(ctx: click.Context, since: str | None, out_dir: Path | None, as_jso
 def forget(learner: str) -> None:
     """Delete every question and vote of one learner."""
     settings = make_settings()
-    store = _open_store(settings)
-    try:
+    with opened_store(settings) as store:
         deleted = store.forget(learner)
-    finally:
-        store.close()
     click.echo(f"Deleted {deleted} question{'' if deleted == 1 else 's'} (and their votes) of learner {learner}.")

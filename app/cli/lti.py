@@ -5,16 +5,7 @@ import json
 
 import click
 
-from app.cli.common import course_option, json_option, make_settings
-
-
-def _open_store(settings):
-    from app.insights.store import InteractionStore, StoreError
-
-    try:
-        return InteractionStore.open(settings)
-    except StoreError as err:
-        raise click.ClickException(str(err)) from None
+from app.cli.common import course_option, json_option, make_settings, opened_store
 
 
 @click.group()
@@ -31,11 +22,8 @@ def info(course: str | None, as_json: bool) -> None:
     from app.lti.registry import jwks, tool_urls
 
     settings = make_settings(course=course)
-    store = _open_store(settings)
-    try:
+    with opened_store(settings) as store:
         keys = jwks(store)
-    finally:
-        store.close()
     urls = tool_urls(settings.base_url())
     if as_json:
         click.echo(json.dumps({**urls, "public_jwks": keys}, indent=2))
@@ -64,14 +52,12 @@ def register(issuer: str, client_id: str, deployment_ids: tuple[str, ...], auth_
     from app.lti.registry import RegistrationError
     from app.lti.registry import register as store_registration
 
-    store = _open_store(make_settings())
-    try:
-        platform = store_registration(store, issuer=issuer, client_id=client_id, deployment_ids=list(deployment_ids),
-                                      auth_login_url=auth_url, token_url=token_url, jwks_url=jwks_url)
-    except RegistrationError as err:
-        raise click.ClickException(str(err)) from None
-    finally:
-        store.close()
+    with opened_store(make_settings()) as store:
+        try:
+            platform = store_registration(store, issuer=issuer, client_id=client_id, deployment_ids=list(deployment_ids),
+                                          auth_login_url=auth_url, token_url=token_url, jwks_url=jwks_url)
+        except RegistrationError as err:
+            raise click.ClickException(str(err)) from None
     if as_json:
         click.echo(json.dumps(platform.to_dict(), indent=2))
     else:
@@ -84,11 +70,8 @@ def list_platforms(as_json: bool) -> None:
     """The registered platforms."""
     from app.lti.registry import platforms
 
-    store = _open_store(make_settings())
-    try:
+    with opened_store(make_settings()) as store:
         found = platforms(store)
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in found], indent=2))
         return
@@ -105,11 +88,8 @@ def remove(issuer: str, client_id: str) -> None:
     """Delete a platform registration: its launches are refused from then on."""
     from app.lti.registry import remove as remove_registration
 
-    store = _open_store(make_settings())
-    try:
+    with opened_store(make_settings()) as store:
         removed = remove_registration(store, issuer, client_id)
-    finally:
-        store.close()
     if not removed:
         raise click.ClickException(f"No registration of {issuer} with client id {client_id}; `course-guide lti list` shows them.")
     click.echo(f"Removed {issuer} (client id {client_id}).")

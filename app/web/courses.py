@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.courses import CourseRecord, course_settings, get_course, list_courses
 from app.insights.store import InteractionStore
+from app.web.security import send_json_error
 from core.settings import COURSE_NAME, COURSE_PATH_PREFIX, MAX_COURSE_NAME_CHARS, Settings
 from core.store import IndexUnusableError
 
@@ -96,7 +97,7 @@ class Deployment:
             if rest.startswith("api/") and scope["type"] == "http":
                 named, receive = await _named_course(scope, receive, self.settings.max_request_bytes)
                 if named and named != name:
-                    await _json(send, 422, f"This call went to course {name!r} (/c/{name}/) but names course {named!r}; "
+                    await send_json_error(send, 422, f"This call went to course {name!r} (/c/{name}/) but names course {named!r}; "
                                            "drop the \"course\" field or call that course's path.")
                     return
             await self._serve_course(name, scope, receive, send)
@@ -224,14 +225,6 @@ async def _redirect(send: Send, location: str) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _json(send: Send, status: int, message: str) -> None:
-    """A JSON {"error": message} response, the shape every API error has."""
-    body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _html(send: Send, status: int, page: str) -> None:
     body = page.encode()
     await send({"type": "http.response.start", "status": status,
@@ -248,7 +241,7 @@ async def _not_found(scope: Scope, send: Send, name: str) -> None:
         return
     path: str = scope["path"]
     if "/api/" in path:
-        await _json(send, 404, message)
+        await send_json_error(send, 404, message)
         return
     await _html(send, 404, _PAGE.format(title="No such course", body=f"<h1>No such course</h1><p>{html.escape(message)} "
                                         '<a href="/">See the courses</a>.</p>'))
@@ -284,10 +277,10 @@ def course_list_page(courses: list[CourseRecord], settings: Settings) -> str:
 
 
 def _lesson_count(settings: Settings, course: CourseRecord) -> str:
-    from core.index import IndexReader, open_store
+    from core.index import open_store
 
     try:
-        manifest = IndexReader(open_store(course_settings(settings, course))).store.read_manifest()
+        manifest = open_store(course_settings(settings, course)).read_manifest()
     except IndexUnusableError:
         manifest = None
     if manifest is None:
