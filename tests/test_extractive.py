@@ -240,3 +240,45 @@ def test_a_short_topic_sentence_quoted_after_the_best_one_brings_its_next_senten
     answer = extractive_answer("How can a feedback loop harm a model in production?", [_hit(passage)], {}, SETTINGS)
     assert answer.answer.startswith("A feedback loop can harm a model in production"), answer.answer
     assert "A fraud detector that blocks transactions never learns whether they were fraud. [1]" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question,plain,typed",
+    [
+        ("Can you give me a concrete example?",
+         "The join keeps training rows honest.", "A training row says customer 42 cancelled on 1 March."),
+        ("What's the catch with end-to-end platforms?",
+         "End-to-end platforms bundle notebooks, training jobs and serving.",
+         "End-to-end platforms make it harder to move later because of vendor lock-in."),
+    ],
+    ids=["concrete-example", "whats-the-catch"],
+)
+def test_an_example_or_a_caveat_asked_for_wins_a_tie(question, plain, typed):
+    one = Settings(max_answer_sentences=1)
+    answer = extractive_answer(question, [_hit(f"{plain} {typed}")], {}, one)
+    assert answer.answer == f"{typed} [1]"
+
+
+def test_an_example_asked_for_after_a_definition_quotes_the_example():
+    """The follow-up "Can you give me a concrete example?" after "What is point-in-time correctness?" quotes the
+    lesson's example, not only the definition the learner was already given."""
+    passage = (
+        "Point-in-time correctness is the guarantee that each training example only uses values known at the time. "
+        "The store looks values up by timestamp.\n\nA training row says customer 42 cancelled on 1 March."
+    )
+    question = "Can you give me a concrete example? (about point-in-time correctness)"
+    answer = extractive_answer(question, [_hit(passage)], {}, SETTINGS)
+    assert "A training row says customer 42 cancelled on 1 March. [1]" in answer.answer, answer.answer
+
+
+def test_a_follow_ups_own_words_pick_the_sentence_not_its_topic_words():
+    """'Does every team actually need one? (about feature store)': the topic found the passage; the sentence that
+    answers is the one about a team needing one, not the one that repeats the topic's words most."""
+    passage = (
+        "Without a feature store, each team computes the same store of features in its own way. "
+        "A team with one batch model may not need one yet."
+    )
+    answer = extractive_answer(
+        "Does every team actually need one? (about feature store)", [_hit(passage)], {}, Settings(max_answer_sentences=1)
+    )
+    assert answer.answer == "A team with one batch model may not need one yet. [1]"

@@ -82,6 +82,16 @@ def condense(question: str, history: list[Message]) -> str:
     return replaced if count else f"{question.rstrip()} (about {topic})"
 
 
+_ABOUT = re.compile(r"\s*\(about (.+)\)\s*$")
+
+
+def split_about(question: str) -> tuple[str, str]:
+    """A condensed follow-up's own words and the topic condense() added: ("What's the catch?", "end-to-end ML
+    platforms"); a question without "(about X)" has no topic of its own here: (question, "")."""
+    match = _ABOUT.search(question)
+    return (question[: match.start()], match.group(1)) if match else (question, "")
+
+
 def current_topic(history: list[Message]) -> str:
     """The topic the conversation is on: that of the last user turn that named one (follow-ups keep the topic)."""
     topic = ""
