@@ -72,6 +72,7 @@ def bench(repeats: int) -> dict:
                 problems.append(f"no-change re-ingest embedded {report.embedded} chunks, published={report.published}")
 
         guide = open_guide(settings, embedder)
+        guide.warm()  # as `serve` does in the background when it starts
         for question in WARMUP_QUESTIONS:
             answer_question(guide, question)
         questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -57,7 +57,7 @@ def _app(settings: Settings, chat: bool):
             guide.index.refresh()
         except IndexUnusableError as err:
             logging.getLogger("course_guide").warning(str(err))
-    return create_deployment(guide, chat=chat, only=only)
+    return create_deployment(guide, chat=chat, only=only, warm=True)
 
 
 def worker_app():

@@ -21,6 +21,9 @@ from core.store import Manifest
 from core.types import RetrievedChunk
 
 T = TypeVar("T")
+# Courses of up to this many chunks have all their generated questions embedded when the server starts (Guide.warm):
+# about 1.7 questions a chunk, so 20,000 chunks is some 34,000 short texts, a few minutes of one core in the background.
+WARM_LIMIT = 20_000
 
 
 @dataclass
@@ -63,6 +66,18 @@ class Guide:
         the first time the chunk is ranked and kept until the next generation."""
         cache: dict[str, Any] = self.derived("generated_question_vectors", dict)
         return QuestionIndex(self.embedder, cache, self.settings.embed_batch_size)
+
+    def warm(self, limit: int = WARM_LIMIT, batch: int = 256) -> int:
+        """Fill what answers would otherwise fill one question at a time: the live generation's BM25 and the vectors of
+        every chunk's generated questions, in batches. The server runs this in a background thread at start, so the
+        first learners' answers do not each wait for their passages' questions to be embedded. Courses of more than
+        `limit` chunks are left to fill as they are asked about (embedding all their questions would hold a core for
+        minutes). Returns how many chunks' questions were embedded."""
+        chunks = self.lexical().chunks
+        if len(chunks) > limit or not (self.retrieval.question_weight and self.retrieval.mode == "hybrid"):
+            return 0
+        questions = self.question_index()
+        return sum(questions.embed_missing(chunks[start : start + batch]) for start in range(0, len(chunks), batch))
 
     def idf(self) -> dict[str, float]:
         return self.lexical().idf

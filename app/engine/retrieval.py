@@ -116,8 +116,8 @@ class QuestionIndex:
         self.cache = cache
         self.batch_size = batch_size
 
-    def closest(self, query_vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
-        """Per chunk that has generated questions, the cosine of its closest one to the query."""
+    def embed_missing(self, chunks: Sequence[Chunk]) -> int:
+        """Embed the generated questions of the chunks not in the cache yet, in one batch; how many chunks that was."""
         # Two threads may both embed a chunk that neither found; each stores the same vectors, so no lock is needed.
         missing = {chunk.id: chunk_questions(chunk) for chunk in chunks if chunk.id not in self.cache}
         batch = [question for questions in missing.values() for question in questions]
@@ -126,6 +126,11 @@ class QuestionIndex:
         for chunk_id, questions in missing.items():
             self.cache[chunk_id] = np.asarray(vectors[at : at + len(questions)], dtype=np.float32)
             at += len(questions)
+        return len(missing)
+
+    def closest(self, query_vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
+        """Per chunk that has generated questions, the cosine of its closest one to the query."""
+        self.embed_missing(chunks)
         query = np.asarray(query_vector, dtype=np.float32)
         return {chunk.id: float((self.cache[chunk.id] @ query).max()) for chunk in chunks if len(self.cache[chunk.id])}
 

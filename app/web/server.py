@@ -92,10 +92,13 @@ def create_app(guide: Guide, recorder: Recorder | None = None, *, chat: bool = T
     return gr.mount_gradio_app(api, build_chat(guide, recorder), path="", css=CHAT_CSS, theme=gr.themes.Soft(primary_hue="indigo"), footer_links=[])
 
 
-def create_deployment(guide: Guide, recorder: Recorder | None = None, *, chat: bool = True, only: str | None = None) -> Deployment:
+def create_deployment(
+    guide: Guide, recorder: Recorder | None = None, *, chat: bool = True, only: str | None = None, warm: bool = False
+) -> Deployment:
     """The whole deployment as one ASGI app: `guide`'s default course as create_app serves it, and every course in the
     registry under /c/NAME/, each built on its first request with the same model and the same store (`only`: serve
-    that registered course alone, `serve --course NAME`)."""
+    that registered course alone, `serve --course NAME`). With `warm` (serve), each course's guide is warmed
+    (Guide.warm) in a background thread as soon as it is built."""
     from app.engine.guide import open_guide
     from app.web.courses import Deployment
 
@@ -105,10 +108,30 @@ def create_deployment(guide: Guide, recorder: Recorder | None = None, *, chat: b
 
     def build(settings: Settings) -> tuple[FastAPI, Callable[[], None]]:
         course_guide = open_guide(settings, guide.embedder, require_index=False)
+        if warm:
+            warm_in_background(course_guide)
         app = create_app(course_guide, recorder.for_course(settings), chat=chat, rate_limits=rate_limits)
         return app, course_guide.index.close
 
+    if warm and only is None:
+        warm_in_background(guide)
     return Deployment(create_app(guide, recorder, chat=chat, rate_limits=rate_limits), guide.settings, store, build, only)
+
+
+def warm_in_background(guide: Guide) -> threading.Thread:
+    """Guide.warm in a daemon thread; a course with no usable index yet is not warmed (it says so on each request)."""
+
+    def run() -> None:
+        try:
+            embedded = guide.warm()
+        except IndexUnusableError as err:
+            log.info("not warming %s: %s", guide.settings.course or "the default course", err)
+            return
+        log.info("warmed %s: generated questions of %d chunks embedded", guide.settings.course or "the default course", embedded)
+
+    thread = threading.Thread(target=run, name="course-guide-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def lti_store(recorder: Recorder) -> Callable[[], InteractionStore]:
