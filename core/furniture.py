@@ -1,5 +1,6 @@
 """Lesson furniture: the lines and marks of real course repositories that are not prose to quote (images, video
-thumbnails, badges, admonition and blockquote markers, emoji call-outs, quiz and link-only lines, code placeholders).
+thumbnails, badges, admonition and blockquote markers, emoji call-outs, quiz and link-only lines, code placeholders,
+page headers and footers).
 
 Chunks keep all of it for embedding and citing; `core.text.split_sentences` uses this module so that no answer,
 eval check or quiz question ever quotes it."""
@@ -44,6 +45,8 @@ _CREDIT = re.compile(
     r"\b(?:by|from|credit|courtesy)\b",
     re.I,
 )
+# A page's running header or footer as a PDF or slide export leaves it: "The MLOps Tool Landscape Page 4", "12 / 40".
+_PAGE_MARK = re.compile(r"(?:^|\s)(?:page|p\.|slide)\s*\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?\s*$|^\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
 _BADGE_HOSTS = re.compile(r"shields\.io|badge|/workflows/|travis-ci|codecov|badgen", re.I)
 _WORDS = re.compile(r"[A-Za-z]{2,}")
 
@@ -81,7 +84,7 @@ def _prose_left(text: str) -> str:
 
 def furniture_kind(text: str) -> str | None:
     """Which kind of furniture a line or sentence is ('image', 'thumbnail', 'badge', 'callout', 'quiz', 'link',
-    'placeholder', 'credit', 'admonition'), or None when it is prose worth quoting. Quote markers are ignored."""
+    'placeholder', 'credit', 'admonition', 'page'), or None when it is prose worth quoting. Quote markers are ignored."""
     _, line = strip_quote_markers(text)
     bare = line.strip()
     if not bare:
@@ -109,6 +112,8 @@ def furniture_kind(text: str) -> str | None:
         return "quiz"
     if _CREDIT.match(prose.strip()) and len(prose.split()) <= 12:
         return "credit"
+    if _PAGE_MARK.search(bare) and len(bare.split()) <= 12:
+        return "page"
     return None
 
 

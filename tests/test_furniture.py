@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.furniture import furniture_kind
+from core.furniture import furniture_kind, is_furniture
 from core.text import split_sentences
 
 MESSY = Path(__file__).parent / "fixtures" / "messy_course"
@@ -107,3 +107,22 @@ def test_furniture_is_kept_when_asked_for():
     """The LLM answer check splits generated text with keep_furniture, so it judges every line the model wrote."""
     texts = [s.text for s in split_sentences(LESSONS["2-Regression"], keep_furniture=True)]
     assert "(code block 3)" in texts and any(t.startswith("![Infographic") for t in texts)
+
+
+@pytest.mark.parametrize(
+    "line", ["The MLOps Tool Landscape Page 4", "Page 3 of 9", "Slide 7", "Course handout p. 12", "12 / 40"]
+)
+def test_a_pdf_or_slide_pages_running_header_or_number_is_furniture(line):
+    assert is_furniture(line), line
+
+
+@pytest.mark.parametrize(
+    "line", ["See page 4 for the table of results that we made.", "We trained 4 models on one page of data."]
+)
+def test_a_sentence_that_mentions_a_page_is_prose(line):
+    assert furniture_kind(line) is None
+
+
+def test_a_running_header_inside_a_pdf_passage_is_never_quoted():
+    passage = "Platforms remove a lot of integration work.\nThe MLOps Tool Landscape Page 4\nThey also tie you to one vendor."
+    assert all("Page 4" not in s.text for s in split_sentences(passage)), [s.text for s in split_sentences(passage)]
