@@ -76,6 +76,13 @@ def test_a_clear_match_overrules_the_meaning_rule():
     assert not is_covered(weaker, CALIBRATED_REFUSAL_THRESHOLD, CALIBRATED_LEXICAL_FLOOR, CALIBRATED_UNKNOWN_MEANING_LIMIT)
 
 
+def test_explain_says_how_little_the_unknown_words_carried_when_it_answers():
+    scope = {"best_similarity": 0.38, "covered_similarity": -1.0, "unknown_names": [], "unknown_words": ["carbon"], "unknown_meaning": 0.197}
+    assert explain(scope, 0.326, 0.1, 0.25) == (
+        "its closest passage scored 0.380, at or above the refusal threshold 0.326; "
+        "the words the course never uses (carbon) move it only 0.197, under the limit 0.25")
+
+
 def test_explain_reads_an_answer_stored_before_the_meaning_rule():
     old = {"best_similarity": 0.2, "covered_similarity": -1.0, "unknown_names": []}
     assert "below the refusal threshold" in explain(old, 0.3, 0.1)

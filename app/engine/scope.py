@@ -125,10 +125,13 @@ def explain(evidence: dict, threshold: float, lexical_floor: float, meaning_limi
     if meaning >= limit and best < CLEAR_MATCH:
         return (f"its meaning rests on words the course never uses ({', '.join(words)}: leaving them out moves the question "
                 f"{meaning:.3f}, at or above the limit {limit}), and its closest passage {best:.3f} is below a clear match {CLEAR_MATCH}")
+    # Answered: say how little the words the course never uses carried, so a wrong answer shows how close the rule came.
+    carried = (f"; the words the course never uses ({', '.join(words)}) move it only {meaning:.3f}, under the limit {limit}"
+               if words and meaning < limit else "")
     if best >= threshold:
-        return f"its closest passage scored {best:.3f}, at or above the refusal threshold {threshold}"
+        return f"its closest passage scored {best:.3f}, at or above the refusal threshold {threshold}{carried}"
     if covered >= lexical_floor:
-        return f"a passage holding all its key words scored {covered:.3f}, at or above the lexical floor {lexical_floor}"
+        return f"a passage holding all its key words scored {covered:.3f}, at or above the lexical floor {lexical_floor}{carried}"
     held = f"the best passage holding all its key words scored {covered:.3f}" if covered >= 0 else "no passage holds all its key words"
     return f"its closest passage scored {best:.3f}, below the refusal threshold {threshold}, and {held} (floor {lexical_floor})"
 
