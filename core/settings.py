@@ -31,7 +31,7 @@ def use_offline_environment() -> None:
 # (see README, "Refusal threshold"); tests/test_answer.py checks they still match.
 CALIBRATED_REFUSAL_THRESHOLD = 0.326
 CALIBRATED_LEXICAL_FLOOR = 0.1
-CALIBRATED_UNKNOWN_MEANING_LIMIT = 0.25
+CALIBRATED_UNKNOWN_MEANING_LIMIT = 0.2
 # What runs the embedding model (see core/model.py); each makes slightly different vectors, so each is its own index config.
 EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 EMBED_BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")

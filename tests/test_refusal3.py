@@ -34,6 +34,11 @@ def test_unknown_words_are_every_word_the_course_never_uses_not_only_names():
     assert unknown_word_spans("What is a data store?", vocabulary) == []
 
 
+def test_an_inflected_course_word_is_known_but_a_longer_unrelated_one_is_not():
+    vocabulary = dict.fromkeys(["pinning", "artifact", "quick"], 1.0)
+    assert [span.group(0) for span in unknown_word_spans("Why pin versions of art and quicksort?", vocabulary)] == ["versions", "art", "quicksort"]
+
+
 def test_leaving_out_a_topic_word_moves_the_question_more_than_leaving_out_filler(embedder):
     vocabulary = set(content_words("learning rate whole slow data extraction rerun"))
     topic = "What is a data mesh?"

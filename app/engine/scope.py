@@ -1,6 +1,7 @@
 """Is a question covered by the course? The evidence retrieval gives, and the calibrated rule that decides it without any LLM."""
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -56,13 +57,35 @@ def unknown_names(question: str, vocabulary: set[str] | dict[str, float]) -> tup
 
 
 def unknown_word_spans(question: str, vocabulary: set[str] | dict[str, float]) -> list[re.Match[str]]:
-    """The question's words (stop words aside) that the course never uses, named or not: "mesh", "carbon", "tweaked"."""
+    """The question's words (stop words aside) that the course never uses, named or not: "mesh", "carbon", "tweaked".
+
+    A word is known when the course uses it or it with an inflection the stemmer leaves apart ("pin" and "pinning",
+    "pinned"), so a learner's other form of a course word is not taken for a new topic."""
     spans = []
+    ordered = sorted(vocabulary)
     for match in _WORD.finditer(question):
         words = content_words(match.group(0))
-        if words and not all(w in vocabulary for w in words):
+        if words and not all(_known_form(w, vocabulary, ordered) for w in words):
             spans.append(match)
     return spans
+
+
+# The shortest question word a longer course word may be a form of ("pin"), and the endings that make the form:
+# only inflections, so "art" is not taken for "artifact".
+_SHORTEST_FORM = 3
+_INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ned", "ning", "ted", "ting", "red", "ring")
+
+
+def _known_form(word: str, vocabulary: set[str] | dict[str, float], ordered: list[str]) -> bool:
+    if word in vocabulary:
+        return True
+    if len(word) >= _SHORTEST_FORM:
+        at = bisect.bisect_left(ordered, word)  # course words starting with `word` follow it in sorted order
+        while at < len(ordered) and ordered[at].startswith(word):
+            if ordered[at][len(word):] in _INFLECTIONS:
+                return True
+            at += 1
+    return False
 
 
 def unknown_meaning(question: str, spans: list[re.Match[str]], encoder: TextEmbedder) -> float:
