@@ -1,4 +1,4 @@
-"""Refusal calibration: picks the similarity threshold and lexical floor that best separate in-scope from out-of-scope questions."""
+"""Refusal calibration: picks the similarity threshold, lexical floor and meaning limit that best separate in-scope from out-of-scope questions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,6 +71,7 @@ def read_labelled_questions(path: Path) -> list[LabelledQuestion]:
 class Calibration:
     threshold: float
     lexical_floor: float
+    meaning_limit: float
     in_scope_answered: float  # share of in-scope questions the rule answers
     out_of_scope_refused: float  # share of out-of-scope questions it refuses
     in_scope: int
@@ -82,6 +83,7 @@ class Calibration:
         return {
             "threshold": self.threshold,
             "lexical_floor": self.lexical_floor,
+            "meaning_limit": self.meaning_limit,
             "in_scope_answered": round(self.in_scope_answered, 4),
             "out_of_scope_refused": round(self.out_of_scope_refused, 4),
             "in_scope": self.in_scope,
@@ -92,7 +94,7 @@ class Calibration:
 
     def describe(self) -> str:
         lines = [
-            f"Refusal threshold: {self.threshold}   lexical floor: {self.lexical_floor}",
+            f"Refusal threshold: {self.threshold}   lexical floor: {self.lexical_floor}   meaning limit: {self.meaning_limit}",
             f"  in-scope answered:     {self.in_scope_answered:.1%} of {self.in_scope}",
             f"  out-of-scope refused:  {self.out_of_scope_refused:.1%} of {self.out_of_scope}",
         ]
@@ -145,30 +147,38 @@ def scope_evidence_of(guide: Guide, questions: list[LabelledQuestion]) -> list[S
 IN_SCOPE_WEIGHT = 0.625
 # Floors tried for the word rule: from "any passage with the words" up to well into related-passage scores.
 _FLOORS = [round(0.025 * i, 3) for i in range(0, 13)]
+# Meaning limits tried for the unknown-words rule, in steps of 0.01: from "any unknown word that matters at all" to
+# "only a question that is nearly all unknown words"; 2.0 (above any 1 - cosine) switches the rule off.
+_MEANING_LIMITS = [round(0.01 * i, 2) for i in range(5, 61)] + [2.0]
 
 
 def calibrate_refusal(guide: Guide, questions: list[LabelledQuestion]) -> Calibration:
-    """The threshold and lexical floor with the best weighted balanced accuracy on the labelled questions.
+    """The threshold, lexical floor and meaning limit with the best weighted balanced accuracy on the labelled questions.
 
-    For each floor, the questions the word rule answers (or the name rule refuses) are settled; the threshold
-    is then chosen on the rest. Among floors that do equally well, the highest (strictest) wins."""
+    For each meaning limit and floor, the questions the word rule answers (or the name and meaning rules refuse) are
+    settled; the threshold is then chosen on the rest. Among floors that do equally well, the highest (strictest)
+    wins; among meaning limits that do equally well, the middle of the widest run of them, for the largest margin."""
     evidence = scope_evidence_of(guide, questions)
-    best: tuple[float, float, float] | None = None  # (balanced accuracy, floor, threshold)
-    for floor in _FLOORS:
-        open_in = [e.best_similarity for e, q in zip(evidence, questions) if q.in_scope and _undecided(e, floor)]
-        open_out = [e.best_similarity for e, q in zip(evidence, questions) if not q.in_scope and _undecided(e, floor)]
-        threshold = choose_threshold(open_in, open_out, IN_SCOPE_WEIGHT) if open_in or open_out else 1.0
-        accuracy = _balanced(evidence, questions, threshold, floor)
-        if best is None or accuracy >= best[0]:
-            best = (accuracy, floor, threshold)
-    assert best is not None, "_FLOORS is never empty"
-    _, floor, threshold = best
-    answered = [is_covered(e, threshold, floor) for e in evidence]
+    best_of_limit: list[tuple[float, float, float, float]] = []  # (balanced accuracy, limit, floor, threshold)
+    for limit in _MEANING_LIMITS:
+        best: tuple[float, float, float] | None = None  # (balanced accuracy, floor, threshold)
+        for floor in _FLOORS:
+            open_in = [e.best_similarity for e, q in zip(evidence, questions) if q.in_scope and _undecided(e, floor, limit)]
+            open_out = [e.best_similarity for e, q in zip(evidence, questions) if not q.in_scope and _undecided(e, floor, limit)]
+            threshold = choose_threshold(open_in, open_out, IN_SCOPE_WEIGHT) if open_in or open_out else 1.0
+            accuracy = _balanced(evidence, questions, threshold, floor, limit)
+            if best is None or accuracy >= best[0]:
+                best = (accuracy, floor, threshold)
+        assert best is not None, "_FLOORS is never empty"
+        best_of_limit.append((best[0], limit, best[1], best[2]))
+    _, limit, floor, threshold = _middle_of_widest_best_run(best_of_limit)
+    answered = [is_covered(e, threshold, floor, limit) for e in evidence]
     inside = [a for a, q in zip(answered, questions) if q.in_scope]
     outside = [a for a, q in zip(answered, questions) if not q.in_scope]
     return Calibration(
         threshold=threshold,
         lexical_floor=floor,
+        meaning_limit=limit,
         in_scope_answered=sum(inside) / len(inside),
         out_of_scope_refused=1 - sum(outside) / len(outside),
         in_scope=len(inside),
@@ -178,14 +188,40 @@ def calibrate_refusal(guide: Guide, questions: list[LabelledQuestion]) -> Calibr
     )
 
 
-def _undecided(evidence: ScopeEvidence, floor: float) -> bool:
-    """Left for the threshold to decide: neither refused for an unknown name nor answered by the word rule."""
-    vetoed = bool(evidence.unknown_names) and evidence.best_similarity < CLEAR_MATCH
+# A meaning limit is scored by the mean accuracy of the limits within this distance of it, so a limit that wins by
+# one question on a knife edge loses to a wide plateau of limits that all do nearly as well.
+_LIMIT_WINDOW = 0.02
+
+
+def _middle_of_widest_best_run(rows: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    """Of (accuracy, limit, floor, threshold) rows in limit order, the middle row of the longest run of neighbouring
+    rows with the best smoothed accuracy (see _LIMIT_WINDOW); the latest, more lenient, run among equally long ones."""
+    smoothed = []
+    for _, limit, _, _ in rows:
+        near = [row[0] for row in rows if abs(row[1] - limit) <= _LIMIT_WINDOW + 1e-9]
+        smoothed.append(round(sum(near) / len(near), 9))
+    top = max(smoothed)
+    runs: list[list[int]] = []
+    for i, score in enumerate(smoothed):
+        if score != top:
+            continue
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    widest = max(len(run) for run in runs)
+    longest = [run for run in runs if len(run) == widest][-1]
+    return rows[longest[len(longest) // 2]]
+
+
+def _undecided(evidence: ScopeEvidence, floor: float, limit: float) -> bool:
+    """Left for the threshold to decide: neither refused for an unknown name or meaning nor answered by the word rule."""
+    vetoed = (bool(evidence.unknown_names) or evidence.unknown_meaning >= limit) and evidence.best_similarity < CLEAR_MATCH
     return not vetoed and evidence.covered_similarity < floor
 
 
-def _balanced(evidence: list[ScopeEvidence], questions: list[LabelledQuestion], threshold: float, floor: float) -> float:
-    answered = [is_covered(e, threshold, floor) for e in evidence]
+def _balanced(evidence: list[ScopeEvidence], questions: list[LabelledQuestion], threshold: float, floor: float, limit: float) -> float:
+    answered = [is_covered(e, threshold, floor, limit) for e in evidence]
     inside = [a for a, q in zip(answered, questions) if q.in_scope]
     outside = [a for a, q in zip(answered, questions) if not q.in_scope]
     return IN_SCOPE_WEIGHT * sum(inside) / len(inside) + (1 - IN_SCOPE_WEIGHT) * (1 - sum(outside) / len(outside))

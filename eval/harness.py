@@ -226,7 +226,7 @@ def _citation_validity(answer: dict[str, Any]) -> float | None:
     return sum(n in valid for n in numbers) / len(numbers)
 
 
-def score_case(case: EvalCase, answer: Answer, lesson: str, latency_ms: float, embedder, refusal_threshold: tuple[float, float]) -> CaseResult:
+def score_case(case: EvalCase, answer: Answer, lesson: str, latency_ms: float, embedder, refusal_threshold: tuple[float, float, float]) -> CaseResult:
     """Score one answered case (semantic similarity is filled in later, in one batch for the whole run)."""
     data = answer.to_dict()
     result = CaseResult(case=case, lesson=lesson, status="passed", latency_ms=latency_ms, answer=data)
@@ -257,8 +257,8 @@ def _quote(text: str, limit: int = 90) -> str:
     return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
 
 
-def _checks(case: EvalCase, result: CaseResult, refusal_threshold: tuple[float, float]) -> list[Check]:
-    """Each check of one case; `refusal_threshold` is (threshold, lexical floor), to say why a question was refused."""
+def _checks(case: EvalCase, result: CaseResult, refusal_threshold: tuple[float, float, float]) -> list[Check]:
+    """Each check of one case; `refusal_threshold` is (threshold, lexical floor, meaning limit), to say why a question was refused."""
     data, metrics = result.answer, result.metrics
     assert data is not None, "checks are made only for cases that were answered"
     if data.get("scope"):
@@ -345,7 +345,8 @@ def run_cases(
         else:
             latency = (time.perf_counter() - started) * 1000
             results.append(score_case(case, answer, lesson, latency, guide.embedder,
-                                          (guide.settings.refusal_threshold, guide.settings.refusal_lexical_floor)))
+                                          (guide.settings.refusal_threshold, guide.settings.refusal_lexical_floor,
+                                           guide.settings.refusal_meaning_limit)))
         if progress:
             progress(1)
     _add_semantic_similarity(results, guide.embedder)

@@ -87,6 +87,9 @@ class ScopeRecord(Record):
     best_similarity: float
     covered_similarity: float
     unknown_names: list[str]
+    # Since the meaning rule; a results file written before it has neither, so they default to "none".
+    unknown_words: list[str] = []
+    unknown_meaning: float = 0.0
 
 
 class AnswerRecord(Record):

@@ -8,7 +8,7 @@ import pytest
 
 from app.engine.answer import answer_question
 from app.engine.questions import QuestionError
-from core.settings import CALIBRATED_LEXICAL_FLOOR, CALIBRATED_REFUSAL_THRESHOLD
+from core.settings import CALIBRATED_LEXICAL_FLOOR, CALIBRATED_REFUSAL_THRESHOLD, CALIBRATED_UNKNOWN_MEANING_LIMIT
 from core.text import normalise_space
 from eval.calibration import calibrate_refusal, read_labelled_questions
 from tests.conftest import REPO
@@ -32,9 +32,11 @@ def test_shipped_threshold_is_the_calibrated_one(shipped_guide):
     result = calibrate_refusal(shipped_guide, read_labelled_questions(DATASETS / "dev.jsonl"))
     assert result.threshold == pytest.approx(CALIBRATED_REFUSAL_THRESHOLD, abs=0.015)
     assert result.lexical_floor == pytest.approx(CALIBRATED_LEXICAL_FLOOR, abs=0.03)
-    # The aim is <= 3% of in-scope questions refused; out of scope reaches 83% on the dev set's hard,
-    # MLOps-adjacent questions (README, 'Refusal threshold'), so the floor here is what it reaches, not the aim.
-    assert result.in_scope_answered >= 0.97 and result.out_of_scope_refused >= 0.8
+    assert result.meaning_limit == pytest.approx(CALIBRATED_UNKNOWN_MEANING_LIMIT, abs=0.03)
+    # The aim is <= 3% of in-scope questions refused; out of scope reaches 93% on the dev set's hard,
+    # MLOps-adjacent questions (README, 'Refusal threshold'; 83% before the meaning rule), so the floor here is
+    # what it reaches, not the aim of 95%.
+    assert result.in_scope_answered >= 0.97 and result.out_of_scope_refused >= 0.9
 
 
 def test_refusal_rules_hold_on_the_earlier_refusal_sets(shipped_guide):
@@ -155,7 +157,7 @@ def test_answer_json_contract(shipped_guide):
         "question", "standalone_question", "answer", "refused", "answerer", "notice",
         "citations", "unsupported_sentences", "scope", "retrieved", "timings_ms",
     }
-    assert set(data["scope"]) == {"best_similarity", "covered_similarity", "unknown_names"}
+    assert set(data["scope"]) == {"best_similarity", "covered_similarity", "unknown_names", "unknown_words", "unknown_meaning"}
     assert data["answerer"] == "extractive" and data["notice"] is None and data["unsupported_sentences"] == []
     assert data["question"] == "What is experiment tracking?" and data["refused"] is False
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}

@@ -34,5 +34,6 @@ def calibrate(questions_file: Path, db_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     click.echo(result.describe())
-    click.echo(f"\nSet it with: export COURSE_GUIDE_REFUSAL_THRESHOLD={result.threshold}")
+    click.echo(f"\nSet them with: export COURSE_GUIDE_REFUSAL_THRESHOLD={result.threshold} "
+               f"COURSE_GUIDE_REFUSAL_LEXICAL_FLOOR={result.lexical_floor} COURSE_GUIDE_REFUSAL_MEANING_LIMIT={result.meaning_limit}")
 

@@ -110,7 +110,7 @@ class Guide:
 
     def scope(self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None) -> ScopeEvidence:
         """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic)."""
-        return scope_evidence(question, topic or question, retrieved, self.lexical())
+        return scope_evidence(question, topic or question, retrieved, self.lexical(), self.embedder)
 
     def retrieve(self, question: str, k: int | None = None, lesson: str | None = None) -> list[RetrievedChunk]:
         """The best passages for the question, best first, then the continuations of split ones.

@@ -1,15 +1,21 @@
 """Is a question covered by the course? The evidence retrieval gives, and the calibrated rule that decides it without any LLM."""
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.engine.retrieval import LexicalIndex
-from core.settings import Settings
+from core.model import TextEmbedder
+from core.settings import CALIBRATED_UNKNOWN_MEANING_LIMIT, Settings
 from core.text import content_words
 from core.types import RetrievedChunk
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+&.-]*[A-Za-z0-9]|[A-Z]")
+# Words as a learner writes them: "fine-tune" and "doesn't" are one word each.
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # A passage this close in meaning answers the question even if it names something the course does not.
 CLEAR_MATCH = 0.5
 
@@ -19,12 +25,18 @@ class ScopeEvidence:
     best_similarity: float  # cosine similarity of the closest ranked passage
     covered_similarity: float  # that of the closest passage holding every key word of the question (-1: none does)
     unknown_names: tuple[str, ...]  # names and acronyms in the question that the course never uses
+    unknown_words: tuple[str, ...] = ()  # every word of the question the course never uses (names or not)
+    # How much of the question's meaning those words carry: 1 - cosine between the question and the question
+    # without them (0: there are none; 1: nothing is left without them).
+    unknown_meaning: float = 0.0
 
     def to_dict(self) -> dict:
         return {
             "best_similarity": round(self.best_similarity, 4),
             "covered_similarity": round(self.covered_similarity, 4),
             "unknown_names": list(self.unknown_names),
+            "unknown_words": list(self.unknown_words),
+            "unknown_meaning": round(self.unknown_meaning, 4),
         }
 
 
@@ -44,39 +56,108 @@ def unknown_names(question: str, vocabulary: set[str] | dict[str, float]) -> tup
     return tuple(names)
 
 
-def scope_evidence(question: str, key_words_of: str, retrieved: list[RetrievedChunk], lexical: LexicalIndex) -> ScopeEvidence:
+def unknown_word_spans(question: str, vocabulary: set[str] | dict[str, float]) -> list[re.Match[str]]:
+    """The question's words (stop words aside) that the course never uses, named or not: "mesh", "carbon", "tweaked".
+
+    A word is known when the course uses it or it with an inflection the stemmer leaves apart ("pin" and "pinning",
+    "pinned"), so a learner's other form of a course word is not taken for a new topic."""
+    spans = []
+    ordered = sorted(vocabulary)
+    for match in _WORD.finditer(question):
+        words = content_words(match.group(0))
+        if words and not all(_known_form(w, vocabulary, ordered) for w in words):
+            spans.append(match)
+    return spans
+
+
+# The shortest question word a longer course word may be a form of ("pin"), and the endings that make the form:
+# only inflections, so "art" is not taken for "artifact".
+_SHORTEST_FORM = 3
+_INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ned", "ning", "ted", "ting", "red", "ring")
+
+
+def _known_form(word: str, vocabulary: set[str] | dict[str, float], ordered: list[str]) -> bool:
+    if word in vocabulary:
+        return True
+    if len(word) >= _SHORTEST_FORM:
+        at = bisect.bisect_left(ordered, word)  # course words starting with `word` follow it in sorted order
+        while at < len(ordered) and ordered[at].startswith(word):
+            if ordered[at][len(word):] in _INFLECTIONS:
+                return True
+            at += 1
+    return False
+
+
+def unknown_meaning(question: str, spans: list[re.Match[str]], encoder: TextEmbedder) -> float:
+    """How much of the question's meaning rests on the words in `spans`: 1 - cosine between the question and the
+    question with them left out.
+
+    A paraphrase word the course never uses ("tweaked", "a handful of users") barely moves the question's
+    vector, so leaving it out changes little; the topic of an off-course question ("data mesh", "adversarial
+    examples") is what the question is about, so leaving it out changes its meaning a lot."""
+    if not spans:
+        return 0.0
+    kept, at = [], 0
+    for span in spans:
+        kept.append(question[at : span.start()])
+        at = span.end()
+    kept.append(question[at:])
+    rest = " ".join("".join(kept).split())
+    if not content_words(rest):
+        return 1.0  # nothing the course knows is left: the whole question is about what it never mentions
+    vectors = np.asarray(encoder.encode([question, rest]), dtype=np.float32)
+    return float(max(0.0, 1.0 - float(vectors[0] @ vectors[1])))
+
+
+def scope_evidence(
+    question: str, key_words_of: str, retrieved: list[RetrievedChunk], lexical: LexicalIndex, encoder: TextEmbedder
+) -> ScopeEvidence:
     """The evidence for `question`; `key_words_of` is the text whose words must all be in a passage
     (the question itself, or for a follow-up the conversation's topic, so "what's the catch?" counts as its topic)."""
     ranked = [hit for hit in retrieved if hit.neighbour_of is None]
     covered = [hit.score for hit in ranked if lexical.coverage(key_words_of, hit.chunk) >= 0.999]
+    spans = unknown_word_spans(question, lexical.idf)
     return ScopeEvidence(
         best_similarity=max((hit.score for hit in ranked), default=-1.0),
         covered_similarity=max(covered, default=-1.0),
         unknown_names=unknown_names(question, lexical.idf),
+        unknown_words=tuple(span.group(0) for span in spans),
+        unknown_meaning=unknown_meaning(question, spans, encoder),
     )
 
 
-def is_covered(evidence: ScopeEvidence, threshold: float, lexical_floor: float) -> bool:
-    """The refusal rule (README, 'Refusal'): refuse a question naming what the course never mentions unless a
-    passage clearly matches; otherwise answer when a passage is close in meaning (threshold), or holds all the
-    key words and is not unrelated (floor). The word rule catches short look-ups like "What is LIME?"."""
-    if evidence.unknown_names and evidence.best_similarity < CLEAR_MATCH:
+def is_covered(evidence: ScopeEvidence, threshold: float, lexical_floor: float, meaning_limit: float) -> bool:
+    """The refusal rule (README, 'Refusal threshold'): refuse a question naming what the course never mentions,
+    or whose meaning rests on words the course never uses (unknown_meaning >= meaning_limit), unless a passage
+    clearly matches; otherwise answer when a passage is close in meaning (threshold), or holds all the key words
+    and is not unrelated (floor). The word rule catches short look-ups like "What is LIME?"."""
+    if (evidence.unknown_names or evidence.unknown_meaning >= meaning_limit) and evidence.best_similarity < CLEAR_MATCH:
         return False
     return evidence.best_similarity >= threshold or evidence.covered_similarity >= lexical_floor
 
 
-def explain(evidence: dict, threshold: float, lexical_floor: float) -> str:
-    """Why the rule answered or refused, in words, from an answer's `scope` (ScopeEvidence.to_dict())."""
+def explain(evidence: dict, threshold: float, lexical_floor: float, meaning_limit: float | None = None) -> str:
+    """Why the rule answered or refused, in words, from an answer's `scope` (ScopeEvidence.to_dict()).
+
+    `meaning_limit` defaults to the calibrated one; an answer stored before the meaning check has none to explain."""
+    limit = CALIBRATED_UNKNOWN_MEANING_LIMIT if meaning_limit is None else meaning_limit
     best, covered, names = evidence["best_similarity"], evidence["covered_similarity"], evidence["unknown_names"]
+    words, meaning = evidence.get("unknown_words", []), evidence.get("unknown_meaning", 0.0)
     if names and best < CLEAR_MATCH:
         return f"it names {', '.join(names)}, which the course never mentions (closest passage {best:.3f}, below a clear match {CLEAR_MATCH})"
+    if meaning >= limit and best < CLEAR_MATCH:
+        return (f"its meaning rests on words the course never uses ({', '.join(words)}: leaving them out moves the question "
+                f"{meaning:.3f}, at or above the limit {limit}), and its closest passage {best:.3f} is below a clear match {CLEAR_MATCH}")
+    # Answered: say how little the words the course never uses carried, so a wrong answer shows how close the rule came.
+    carried = (f"; the words the course never uses ({', '.join(words)}) move it only {meaning:.3f}, under the limit {limit}"
+               if words and meaning < limit else "")
     if best >= threshold:
-        return f"its closest passage scored {best:.3f}, at or above the refusal threshold {threshold}"
+        return f"its closest passage scored {best:.3f}, at or above the refusal threshold {threshold}{carried}"
     if covered >= lexical_floor:
-        return f"a passage holding all its key words scored {covered:.3f}, at or above the lexical floor {lexical_floor}"
-    words = f"the best passage holding all its key words scored {covered:.3f}" if covered >= 0 else "no passage holds all its key words"
-    return f"its closest passage scored {best:.3f}, below the refusal threshold {threshold}, and {words} (floor {lexical_floor})"
+        return f"a passage holding all its key words scored {covered:.3f}, at or above the lexical floor {lexical_floor}{carried}"
+    held = f"the best passage holding all its key words scored {covered:.3f}" if covered >= 0 else "no passage holds all its key words"
+    return f"its closest passage scored {best:.3f}, below the refusal threshold {threshold}, and {held} (floor {lexical_floor})"
 
 
 def covered_by_settings(evidence: ScopeEvidence, settings: Settings) -> bool:
-    return is_covered(evidence, settings.refusal_threshold, settings.refusal_lexical_floor)
+    return is_covered(evidence, settings.refusal_threshold, settings.refusal_lexical_floor, settings.refusal_meaning_limit)
