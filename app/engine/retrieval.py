@@ -35,7 +35,7 @@ class RetrievalConfig:
 
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     fusion: Fusion = "weighted"
-    dense_weight: float = 0.8  # weighted fusion: share of the (cosine) dense score; the rest is normalised BM25
+    dense_weight: float = 0.7  # weighted fusion: share of the (cosine) dense score; the rest is normalised BM25
     candidates: int = 30  # from each half, before fusion
     mmr_lambda: float = 0.75  # 1.0 = pure relevance, lower = more diversity
     # Added to the fused score of the hinted lesson's passages: enough to bring its best passage into the top k
@@ -43,9 +43,13 @@ class RetrievalConfig:
     lesson_boost: float = 0.1
     neighbours: bool = True
     # Share of a passage's closest generated question (QuestionIndex: its heading and defined terms as questions) added
-    # to its fused score; it only reorders the passages MMR chose. Dev set: hit@1 0.769 -> 0.808, MRR 0.839 -> 0.858 at 0.2
-    # (0.1: 0.788 / 0.848; 0.3 as 0.2; 0.5: 0.779 / 0.845). Adding them as candidates too lost hit@5 (0.952 -> 0.933).
+    # to its fused score. Dev set, added to the passages MMR chose (reorder only): hit@1 0.769 -> 0.808, MRR 0.839 -> 0.858
+    # at 0.2 (0.1: 0.788 / 0.848; 0.3 as 0.2; 0.5: 0.779 / 0.845). Adding the chunks they find as candidates too lost
+    # hit@5 (0.952 -> 0.933).
     question_weight: float = 0.2
+    # How many of the best fused candidates get that share BEFORE MMR, so a passage ranked just below the top k whose
+    # generated question matches can be chosen (0: only the passages MMR chose are reordered). README, 'Retrieval'.
+    question_pool: int = 10
 
 
 class LexicalIndex:
@@ -219,8 +223,16 @@ def hybrid_search(
         boost = config.lesson_boost if config.fusion == "weighted" or config.mode != "hybrid" else config.lesson_boost / 10
         fused = {key: score + (boost if by_id[key].source == lesson else 0.0) for key, score in fused.items()}
     order = sorted(fused, key=lambda key: (-fused[key], key))
+    asking = questions is not None and config.question_weight and config.mode == "hybrid"
+    if asking and config.question_pool:
+        # The best `question_pool` candidates, not only the k MMR would choose, so the generated questions can change
+        # which passages are chosen, not just their order.
+        pool = order[: max(config.question_pool, k)]
+        asked = questions.closest(query_vector, [by_id[key] for key in pool])
+        fused.update({key: fused[key] + config.question_weight * max(asked.get(key, 0.0), 0.0) for key in pool})
+        order = sorted(fused, key=lambda key: (-fused[key], key))
     top = mmr(order, fused, stored, k, config.mmr_lambda) if config.mmr_lambda < 1 else order[:k]
-    if questions is not None and config.question_weight and config.mode == "hybrid":
+    if asking and not config.question_pool:
         # Generated questions only reorder the chosen passages: the set, and so the refusal evidence, stays the same.
         asked = questions.closest(query_vector, [by_id[key] for key in top])
         fused.update({key: fused[key] + config.question_weight * max(asked.get(key, 0.0), 0.0) for key in top})
