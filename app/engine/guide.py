@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from app.engine.answerers import Answerer, choose_answerer
 from app.engine.llm import LLMClient, llm_enabled
 from app.engine.meaning import SentenceMeaning
@@ -108,15 +110,28 @@ class Guide:
                 return source
         raise UnknownLessonError(f"There is no lesson called {lesson!r} in this course. Use a lesson file name such as {sources[0]!r}." if sources else f"There is no lesson called {lesson!r}: the course index is empty.")
 
-    def scope(self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None) -> ScopeEvidence:
-        """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic)."""
-        return scope_evidence(question, topic or question, retrieved, self.lexical(), self.embedder)
+    def scope(
+        self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None, vector: np.ndarray | None = None
+    ) -> ScopeEvidence:
+        """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic; `vector`:
+        the question's embedding, when retrieval already made it)."""
+        closest = self.index.search(vector, 1) if vector is not None else []
+        return scope_evidence(
+            question, topic or question, retrieved, self.lexical(), self.embedder, vector, closest[0].score if closest else -1.0
+        )
 
-    def retrieve(self, question: str, k: int | None = None, lesson: str | None = None) -> list[RetrievedChunk]:
+    def encode_question(self, question: str) -> np.ndarray:
+        """The question's embedding, made once and given to both retrieve and scope."""
+        return np.asarray(self.embedder.encode([question])[0], dtype=np.float32)
+
+    def retrieve(
+        self, question: str, k: int | None = None, lesson: str | None = None, vector: np.ndarray | None = None
+    ) -> list[RetrievedChunk]:
         """The best passages for the question, best first, then the continuations of split ones.
 
-        `lesson` is a source file (see resolve_lesson) whose passages get a small boost."""
-        vector = self.embedder.encode([question])[0]
+        `lesson` is a source file (see resolve_lesson) whose passages get a small boost; `vector` is the question's
+        embedding (encode_question), made here when not given."""
+        vector = self.encode_question(question) if vector is None else vector
         questions = self.question_index() if self.retrieval.question_weight and self.retrieval.mode == "hybrid" else None
         return hybrid_search(question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson, questions)
 

@@ -88,7 +88,9 @@ def _known_form(word: str, vocabulary: set[str] | dict[str, float], ordered: lis
     return False
 
 
-def unknown_meaning(question: str, spans: list[re.Match[str]], encoder: TextEmbedder) -> float:
+def unknown_meaning(
+    question: str, spans: list[re.Match[str]], encoder: TextEmbedder, question_vector: np.ndarray | None = None
+) -> float:
     """How much of the question's meaning rests on the words in `spans`: 1 - cosine between the question and the
     question with them left out.
 
@@ -105,12 +107,17 @@ def unknown_meaning(question: str, spans: list[re.Match[str]], encoder: TextEmbe
     rest = " ".join("".join(kept).split())
     if not content_words(rest):
         return 1.0  # nothing the course knows is left: the whole question is about what it never mentions
-    vectors = np.asarray(encoder.encode([question, rest]), dtype=np.float32)
-    return float(max(0.0, 1.0 - float(vectors[0] @ vectors[1])))
+    if question_vector is None:
+        vectors = np.asarray(encoder.encode([question, rest]), dtype=np.float32)
+        question_vector, rest_vector = vectors[0], vectors[1]
+    else:  # retrieval already encoded the question: only the shortened one is new
+        rest_vector = np.asarray(encoder.encode([rest]), dtype=np.float32)[0]
+    return float(max(0.0, 1.0 - float(np.asarray(question_vector, dtype=np.float32) @ rest_vector)))
 
 
 def scope_evidence(
-    question: str, key_words_of: str, retrieved: list[RetrievedChunk], lexical: LexicalIndex, encoder: TextEmbedder
+    question: str, key_words_of: str, retrieved: list[RetrievedChunk], lexical: LexicalIndex, encoder: TextEmbedder,
+    question_vector: np.ndarray | None = None, closest: float = -1.0,
 ) -> ScopeEvidence:
     """The evidence for `question`; `key_words_of` is the text whose words must all be in a passage
     (the question itself, or for a follow-up the conversation's topic, so "what's the catch?" counts as its topic)."""
@@ -118,11 +125,13 @@ def scope_evidence(
     covered = [hit.score for hit in ranked if lexical.coverage(key_words_of, hit.chunk) >= 0.999]
     spans = unknown_word_spans(question, lexical.idf)
     return ScopeEvidence(
-        best_similarity=max((hit.score for hit in ranked), default=-1.0),
+        # `closest`: the course's closest passage by cosine, whether or not the ranking chose it, so how passages are
+        # ranked (fusion, generated questions, MMR) cannot move the refusal evidence.
+        best_similarity=max([closest, *(hit.score for hit in ranked)]),
         covered_similarity=max(covered, default=-1.0),
         unknown_names=unknown_names(question, lexical.idf),
         unknown_words=tuple(span.group(0) for span in spans),
-        unknown_meaning=unknown_meaning(question, spans, encoder),
+        unknown_meaning=unknown_meaning(question, spans, encoder, question_vector),
     )
 
 
