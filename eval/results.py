@@ -87,9 +87,10 @@ class ScopeRecord(Record):
     best_similarity: float
     covered_similarity: float
     unknown_names: list[str]
-    # Since the meaning rule; a results file written before it has neither, so they default to "none".
-    unknown_words: list[str] = []
-    unknown_meaning: float = 0.0
+    # Since the meaning rule; a results file written before it has neither, and writing it back leaves them out.
+    unknown_words: list[str] | None = None
+    unknown_meaning: float | None = None
+    _omitted_when_empty: ClassVar[frozenset[str]] = frozenset({"unknown_words", "unknown_meaning"})
 
 
 class AnswerRecord(Record):
