@@ -43,10 +43,26 @@ def test_the_refusal_evidence_is_the_courses_closest_passage_whatever_the_rankin
     question = "I only tweaked the learning rate, so why should the whole slow data extraction run again?"
     vector = shipped_guide.encode_question(question)
     closest = shipped_guide.index.search(vector, 1)[0]
-    ranked = [hit for hit in shipped_guide.retrieve(question, vector=vector) if hit.neighbour_of is None and hit.chunk.id != closest.chunk.id]
-    evidence = shipped_guide.scope(question, ranked, vector=vector)
+    ranked = [hit for hit in shipped_guide.retrieve(question) if hit.neighbour_of is None and hit.chunk.id != closest.chunk.id]
+    evidence = shipped_guide.scope(question, ranked)
     assert evidence.best_similarity == pytest.approx(closest.score)
     assert evidence.best_similarity > max(hit.score for hit in ranked)
+
+
+def test_an_answer_searches_once_and_gets_the_same_passages_and_evidence_as_retrieve_and_scope(shipped_guide, monkeypatch):
+    """The answer path (Guide.retrieve_and_scope) encodes the question once and makes one dense search, shared by the
+    ranking and the refusal evidence; what it gives is what retrieve and scope give one at a time."""
+    question = "Is there a way to let only a handful of users get the new version first and widen it gradually?"
+    hits, evidence = shipped_guide.retrieve(question), shipped_guide.scope(question, shipped_guide.retrieve(question))
+    searches: list[int] = []
+    search = shipped_guide.index.search
+    monkeypatch.setattr(shipped_guide.index, "search", lambda vector, k: searches.append(k) or search(vector, k))
+    together_hits, together_evidence = shipped_guide.retrieve_and_scope(question)
+    assert searches == [RetrievalConfig().candidates]
+    assert [hit.chunk.id for hit in together_hits] == [hit.chunk.id for hit in hits]
+    assert together_evidence.best_similarity == pytest.approx(evidence.best_similarity, abs=1e-5)
+    assert together_evidence.covered_similarity == pytest.approx(evidence.covered_similarity, abs=1e-5)
+    assert together_evidence.unknown_words == evidence.unknown_words
 
 
 class _Vectors:

@@ -26,9 +26,7 @@ def prepare_question(guide: Guide, question: str, history: list[Message] | None 
     follow_up = is_follow_up(asked, history)
     if follow_up:
         standalone = guide.answerer.rewrite_follow_up(asked, history, guide.settings.max_question_chars) or standalone
-    vector = guide.encode_question(standalone)
-    retrieved = guide.retrieve(standalone, lesson=lesson_source, vector=vector)
-    evidence = guide.scope(standalone, retrieved, topic=current_topic(history) if follow_up else None, vector=vector)
+    retrieved, evidence = guide.retrieve_and_scope(standalone, lesson_source, current_topic(history) if follow_up else None)
     in_scope = covered_by_settings(evidence, guide.settings)
     return PreparedQuestion(asked, standalone, history, retrieved, evidence, in_scope, started, time.perf_counter())
 

@@ -174,7 +174,8 @@ def _score_sentences(
     terms = set(content_words(question))
     # A follow-up's topic ("(about point-in-time correctness)") found its passage; within it, the follow-up's own
     # words ("a concrete example", "the catch") say which sentence answers, so the topic's words weigh less.
-    term_weight = {t: (TOPIC_SHARE if topic and t not in content_words(own) else 1.0) * idf.get(t, 1.0) for t in terms}
+    own_words = set(content_words(own))
+    term_weight = {t: (TOPIC_SHARE if topic and t not in own_words else 1.0) * idf.get(t, 1.0) for t in terms}
     weight = sum(term_weight.values()) or 1.0
     target = _definition_target(question)
     wants = asked_type(question)

@@ -110,31 +110,45 @@ class Guide:
                 return source
         raise UnknownLessonError(f"There is no lesson called {lesson!r} in this course. Use a lesson file name such as {sources[0]!r}." if sources else f"There is no lesson called {lesson!r}: the course index is empty.")
 
-    def scope(
-        self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None, vector: np.ndarray | None = None
+    def scope(self, question: str, retrieved: list[RetrievedChunk], topic: str | None = None) -> ScopeEvidence:
+        """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic)."""
+        vector = self.encode_question(question)
+        return self._evidence(question, retrieved, topic, vector, self.index.search(vector, 1))
+
+    def encode_question(self, question: str) -> np.ndarray:
+        return np.asarray(self.embedder.encode([question])[0], dtype=np.float32)
+
+    def retrieve(self, question: str, k: int | None = None, lesson: str | None = None) -> list[RetrievedChunk]:
+        """The best passages for the question, best first, then the continuations of split ones.
+
+        `lesson` is a source file (see resolve_lesson) whose passages get a small boost."""
+        return self._ranked(question, self.encode_question(question), k, lesson, None)
+
+    def retrieve_and_scope(
+        self, question: str, lesson: str | None = None, topic: str | None = None
+    ) -> tuple[list[RetrievedChunk], ScopeEvidence]:
+        """retrieve and scope for one question as an answer needs them: its vector encoded once and its dense search
+        made once, the same search giving retrieval its candidates and the refusal its closest passage."""
+        vector = self.encode_question(question)
+        dense = self.index.search(vector, self.retrieval.candidates)
+        retrieved = self._ranked(question, vector, None, lesson, dense)
+        return retrieved, self._evidence(question, retrieved, topic, vector, dense)
+
+    def _ranked(
+        self, question: str, vector: np.ndarray, k: int | None, lesson: str | None, dense: list[RetrievedChunk] | None
+    ) -> list[RetrievedChunk]:
+        questions = self.question_index() if self.retrieval.question_weight and self.retrieval.mode == "hybrid" else None
+        return hybrid_search(
+            question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson, questions, dense
+        )
+
+    def _evidence(
+        self, question: str, retrieved: list[RetrievedChunk], topic: str | None, vector: np.ndarray, closest: list[RetrievedChunk]
     ) -> ScopeEvidence:
-        """What retrieval says about whether the course covers `question` (`topic`: a follow-up's topic; `vector`:
-        the question's embedding, when retrieval already made it)."""
-        closest = self.index.search(vector, 1) if vector is not None else []
+        # `closest`: the dense search, best first; its first is the course's closest passage, ranked or not.
         return scope_evidence(
             question, topic or question, retrieved, self.lexical(), self.embedder, vector, closest[0].score if closest else -1.0
         )
-
-    def encode_question(self, question: str) -> np.ndarray:
-        """The question's embedding, made once and given to both retrieve and scope."""
-        return np.asarray(self.embedder.encode([question])[0], dtype=np.float32)
-
-    def retrieve(
-        self, question: str, k: int | None = None, lesson: str | None = None, vector: np.ndarray | None = None
-    ) -> list[RetrievedChunk]:
-        """The best passages for the question, best first, then the continuations of split ones.
-
-        `lesson` is a source file (see resolve_lesson) whose passages get a small boost; `vector` is the question's
-        embedding (encode_question), made here when not given."""
-        vector = self.encode_question(question) if vector is None else vector
-        questions = self.question_index() if self.retrieval.question_weight and self.retrieval.mode == "hybrid" else None
-        return hybrid_search(question, vector, self.index, self.lexical(), k or self.settings.top_k, self.retrieval, lesson, questions)
-
 
 
 def open_guide(settings: Settings, embedder: TextEmbedder | None = None, *, require_index: bool = True) -> Guide:

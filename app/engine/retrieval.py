@@ -72,7 +72,8 @@ class LexicalIndex:
         if postings is None or postings.ids.tolist() != [chunk.id for chunk in chunks]:
             postings = Postings.from_chunks(chunks)  # none stored, or not this generation's: count them here
         self.idf = word_idf(postings)
-        self._columns = {word: i for i, word in enumerate(postings.vocabulary.tolist())}
+        self.vocabulary: list[str] = postings.vocabulary.tolist()  # sorted (core.postings), for prefix look-ups
+        self._columns = {word: i for i, word in enumerate(self.vocabulary)}
         self._scores = okapi_scores(postings) if self._columns else None
 
     def search(self, question: str, k: int) -> list[tuple[Chunk, float]]:
@@ -199,17 +200,19 @@ def hybrid_search(
     config: RetrievalConfig,
     lesson: str | None = None,
     questions: QuestionIndex | None = None,
+    dense_hits: list[RetrievedChunk] | None = None,
 ) -> list[RetrievedChunk]:
     """The `k` best passages for the question, best first, then neighbours of split passages (marked as such).
 
     With `questions`, the closest generated question of each of the `config.question_pool` best fused candidates adds
     `config.question_weight` times its cosine to its fused score before MMR chooses (with a pool of 0, only the chosen
     passages get it, and are reordered by it). A chosen passage that continues another chosen one is returned as
-    that one's continuation, not ranked (`_chosen`)."""
+    that one's continuation, not ranked (`_chosen`). `dense_hits`: `vectors.search(query_vector, config.candidates)`
+    when the caller already made it (Guide shares it with the refusal evidence), so it is not searched twice."""
     by_id: dict[str, Chunk] = {}
     dense: dict[str, float] = {}
     if config.mode != "bm25":
-        for hit in vectors.search(query_vector, config.candidates):
+        for hit in dense_hits if dense_hits is not None else vectors.search(query_vector, config.candidates):
             by_id[hit.chunk.id] = hit.chunk
             dense[hit.chunk.id] = hit.score
     bm25: dict[str, float] = {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,13 +57,16 @@ def unknown_names(question: str, vocabulary: set[str] | dict[str, float]) -> tup
     return tuple(names)
 
 
-def unknown_word_spans(question: str, vocabulary: set[str] | dict[str, float]) -> list[re.Match[str]]:
+def unknown_word_spans(
+    question: str, vocabulary: set[str] | dict[str, float], ordered: Sequence[str] | None = None
+) -> list[re.Match[str]]:
     """The question's words (stop words aside) that the course never uses, named or not: "mesh", "carbon", "tweaked".
 
     A word is known when the course uses it or it with an inflection the stemmer leaves apart ("pin" and "pinning",
-    "pinned"), so a learner's other form of a course word is not taken for a new topic."""
+    "pinned"), so a learner's other form of a course word is not taken for a new topic. `ordered`: the vocabulary
+    sorted (LexicalIndex.vocabulary, sorted once per generation), else it is sorted here."""
     spans = []
-    ordered = sorted(vocabulary)
+    ordered = sorted(vocabulary) if ordered is None else ordered
     for match in _WORD.finditer(question):
         words = content_words(match.group(0))
         if words and not all(_known_form(w, vocabulary, ordered) for w in words):
@@ -76,7 +80,7 @@ _SHORTEST_FORM = 3
 _INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ned", "ning", "ted", "ting", "red", "ring")
 
 
-def _known_form(word: str, vocabulary: set[str] | dict[str, float], ordered: list[str]) -> bool:
+def _known_form(word: str, vocabulary: set[str] | dict[str, float], ordered: Sequence[str]) -> bool:
     if word in vocabulary:
         return True
     if len(word) >= _SHORTEST_FORM:
@@ -123,7 +127,7 @@ def scope_evidence(
     (the question itself, or for a follow-up the conversation's topic, so "what's the catch?" counts as its topic)."""
     ranked = [hit for hit in retrieved if hit.neighbour_of is None]
     covered = [hit.score for hit in ranked if lexical.coverage(key_words_of, hit.chunk) >= 0.999]
-    spans = unknown_word_spans(question, lexical.idf)
+    spans = unknown_word_spans(question, lexical.idf, lexical.vocabulary)
     return ScopeEvidence(
         # `closest`: the course's closest passage by cosine, whether or not the ranking chose it, so how passages are
         # ranked (fusion, generated questions, MMR) cannot move the refusal evidence.
