@@ -135,15 +135,17 @@ def split_sentences(passage: str, *, keep_furniture: bool = False) -> list[Sente
     sentences: list[Sentence] = []
     block = 0
     paragraph: list[list[tuple[int, str]]] = []  # per line: (offset, text) segments
+    item: list[list[tuple[int, str]]] = []  # the open list item's lines, its wrapped lines included
 
     def flush_paragraph() -> None:
         nonlocal block
-        if not paragraph:
-            return
-        for text, s, e in _spans(paragraph):
-            sentences.append(Sentence(text, s, e, block, False))
-        paragraph.clear()
-        block += 1
+        for lines, is_item in ((paragraph, False), (item, True)):
+            if not lines:
+                continue
+            for text, s, e in _spans(lines):
+                sentences.append(Sentence(text, s, e, block, is_item))
+            lines.clear()
+            block += 1
 
     offset = 0
     in_code = _starts_inside_code(passage)
@@ -161,10 +163,11 @@ def split_sentences(passage: str, *, keep_furniture: bool = False) -> list[Sente
             flush_paragraph()
         elif marker:
             flush_paragraph()
-            item = _segments(offset + cut + marker.end(), content[marker.end() :], keep_furniture)
-            for text, s, e in _spans([item]):
-                sentences.append(Sentence(text, s, e, block, True))
-            block += 1
+            item.append(_segments(offset + cut + marker.end(), content[marker.end() :], keep_furniture))
+        elif item:
+            # A line straight after an item's line, with no blank line between, wraps that item (Markdown's lazy
+            # continuation; PDF text wraps every long item this way): it is part of the item, not a new paragraph.
+            item.append(_segments(offset + cut, content, keep_furniture))
         else:
             paragraph.append(_segments(offset + cut, content, keep_furniture))
         offset += len(line)

@@ -282,3 +282,72 @@ def test_a_follow_ups_own_words_pick_the_sentence_not_its_topic_words():
         "Does every team actually need one? (about feature store)", [_hit(passage)], {}, Settings(max_answer_sentences=1)
     )
     assert answer.answer == "A team with one batch model may not need one yet. [1]"
+
+
+def test_a_wrapped_list_item_is_one_item_not_a_paragraph_after_it():
+    # PDF text and Markdown's lazy continuation wrap a long item onto lines with no marker of their own.
+    from core.text import split_sentences
+
+    passage = (
+        "Platforms on offer:\n"
+        "- SageMaker: the AWS platform, with managed training jobs,\n"
+        "SageMaker Pipelines and a model registry.\n"
+        "- Vertex AI: Google Cloud's platform.\n\n"
+        "Pick one that fits."
+    )
+    sentences = split_sentences(passage)
+    assert [(s.text, s.is_item) for s in sentences] == [
+        ("Platforms on offer:", False),
+        ("SageMaker: the AWS platform, with managed training jobs, SageMaker Pipelines and a model registry.", True),
+        ("Vertex AI: Google Cloud's platform.", True),
+        ("Pick one that fits.", False),
+    ]
+    assert passage[sentences[1].start : sentences[1].end].endswith("a model registry.")
+
+
+PLATFORMS = (
+    "End-to-end platforms bundle training, tracking and serving into one managed product.\n"
+    "- Amazon SageMaker: the AWS machine learning platform.\n"
+    "- Google Vertex AI: Google Cloud's platform.\n"
+    "- Databricks: a data and AI platform built around the lakehouse.\n\n"
+    "Platforms remove integration work, but they tie you to one vendor."
+)
+
+
+@pytest.mark.parametrize("question", [
+    "Which end-to-end ML platforms does the handout list?",
+    "What kinds of end-to-end platforms are there?",
+])
+def test_a_question_asking_for_a_set_takes_the_sentence_before_a_list_as_its_lead_in(question):
+    one = Settings(max_answer_sentences=1)  # the list comes with its lead-in, not on the items' own merits
+    answer = extractive_answer(question, [_hit(PLATFORMS, section="Tools > End-to-end platforms")], {}, one)
+    assert answer.answer.startswith("End-to-end platforms bundle training, tracking and serving into one managed product. [1]")
+    for name in ("Amazon SageMaker", "Google Vertex AI", "Databricks"):
+        assert f"- {name}:" in answer.answer, answer.answer
+
+
+def test_a_sentence_before_a_list_is_no_lead_in_for_a_question_not_asking_for_a_set():
+    one = Settings(max_answer_sentences=1)
+    answer = extractive_answer("What do end-to-end platforms bundle?", [_hit(PLATFORMS, section="Tools > End-to-end platforms")], {}, one)
+    assert "Databricks" not in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Which end-to-end ML platforms does the handout list?", "code"),
+    ("Which open-source tools track experiments?", "code"),
+    ("What do tools like MLflow record?", None),
+])
+def test_a_named_set_may_be_qualified_by_up_to_two_words(question, kind):
+    assert asked_type(question) == kind
+
+
+def test_a_plain_term_item_defines_its_term():
+    passage = (
+        "In Feast, you declare feature views in Python files.\n\n"
+        "- Feast: an open-source feature store that sits on top of existing storage.\n"
+        "- Tecton: a managed commercial feature platform."
+    )
+    one = Settings(max_answer_sentences=1)  # only the best sentence
+    answer = extractive_answer("What is Feast used for?", [_hit(passage, section="Stores > Products")], {}, one)
+    assert answer.answer.startswith("- Feast: an open-source feature store"), answer.answer
+    assert "in Python files" not in answer.answer

@@ -14,6 +14,8 @@ from core.text import Sentence, content_words, split_sentences
 from core.types import SECTION_SEPARATOR, Answer, Chunk, Citation, RetrievedChunk
 
 _TERM_ITEM = re.compile(r"^\*\*(.+?)\*\*\s*:")
+# "Feast: an open-source feature store ...": a list item naming a term (at most four words) before its colon.
+_PLAIN_TERM_ITEM = re.compile(r"^([^:.;!?]{1,40}?)\s*:\s+\S")
 _PRONOUN_START = re.compile(r"^(?:it|this|these|they|that|those|such|its|their)\b", re.I)
 # A sentence opening like this goes on from the one before it ("Instead of ..., it lets you ...", "For example, ...").
 _CONNECTIVE_START = re.compile(
@@ -45,7 +47,8 @@ _ASKS = [
     ("date", re.compile(r"^\s*when\b|\b(?:what|which) (?:year|date|month|decade|century)\b|\bin (?:what|which) year\b", re.I)),
     ("name", re.compile(r"^\s*who\b|\bwhose\b|\bwhich (?:person|people|company|companies|organi[sz]ations?|team)\b", re.I)),
     ("code", re.compile(
-        r"\b(?:which|what) (?:tools?|functions?|commands?|librar(?:y|ies)|methods?|class(?:es)?|packages?|modules?|"
+        # "Which tools", "which end-to-end ML platforms": up to two words may qualify the noun ("what do tools" is no such).
+        r"\b(?:which|what) (?:(?!(?:is|are|was|were|do|does|did|can|could|should|would|will|the)\b)[\w-]+ ){0,2}(?:tools?|functions?|commands?|librar(?:y|ies)|methods?|class(?:es)?|packages?|modules?|"
         r"frameworks?|apis?|estimators?|orchestrators?|platforms?|products?)\b", re.I)),
     ("list", re.compile(
         r"\bwhat (?:kinds?|types?|sorts?|forms?) of\b|\bwhat do (?:you|we|i|teams?) (?:gain|get)\b"
@@ -98,6 +101,10 @@ EVERY_TOPIC_SENTENCE = True
 # A passage's closeness is its cosine as a share of the closest passage's, not of the first-ranked one's (the first may be
 # less close once BM25 and generated questions rank it): key facts unchanged, citation precision 69.2% -> 70.0%, 84 words.
 PASSAGE_SHARE_OF_CLOSEST = True
+# A sentence directly followed by a list leads into it when the question asks for a set or for names, colon or not.
+LEAD_WITHOUT_COLON = True
+# "- Feast: an open-source feature store ..." defines Feast as "**Feast**: ..." does.
+PLAIN_TERM_ITEMS = True
 # "This lesson walks through ...", "In this module you will ...": a sentence about the course, not from its content.
 _SIGNPOST = re.compile(
     r"^(?:in )?(?:this|the|these|our|each) (?:lessons?|handouts?|modules?|chapters?|sections?|courses?|units?|weeks?|decks?|"
@@ -135,6 +142,7 @@ class _Candidate:
     sentence: Sentence
     score: float
     code: str | None = None  # the fenced code block a lead-in ("use the following code:") introduces
+    introduces_list: bool = False  # a lead-in to the list that follows it ("Common triggers are:")
 
 
 def code_after(passage: str, end: int) -> str | None:
@@ -191,9 +199,14 @@ def _score_sentences(
             words = content_words(sentence.text)
             leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
             code = code_after(hit.chunk.text, sentence.end) if sentence.text.endswith(":") else None
-            lead_in = sentence.text.endswith(":") and (leads_into_list or code is not None)
+            # A question asking for a set ("Which platforms does the handout list?") also takes the sentence that directly
+            # precedes a list as its lead-in, colon or not ("End-to-end platforms bundle ... billing." then the platforms);
+            # but only its own words count for it, with no type bonus: "Each tree sees a sample." may just precede a list.
+            colon_lead_in = sentence.text.endswith(":") and (leads_into_list or code is not None)
+            introduces_list = leads_into_list and (colon_lead_in or (LEAD_WITHOUT_COLON and wants in ("list", "code")))
+            lead_in = colon_lead_in or introduces_list
             # A lead-in ("Common triggers are:") speaks for its section: its heading's words count as its own.
-            seen = set(words) | heading_words if lead_in else set(words)
+            seen = set(words) | heading_words if colon_lead_in else set(words)
             overlap = sum(term_weight[t] for t in terms & seen) / weight
             score = 0.45 * overlap + 0.55 * (hit.score / best_passage) + MEANING_WEIGHT * meaning_of[position]
             if target and wants != "example" and _defines(sentence.text, target):
@@ -206,9 +219,9 @@ def _score_sentences(
                 score -= 0.3  # a lead-in to a figure says nothing by itself
             if _SIGNPOST.match(sentence.text) and not where:
                 score -= SIGNPOST_PENALTY  # "This lesson covers ...": says what the course holds, not what it says
-            if wants and holds_type(sentence, wants, lead_in):
+            if wants and holds_type(sentence, wants, colon_lead_in):
                 score += TYPE_BONUS
-            candidates.append(_Candidate(rank, sentence, score, code))
+            candidates.append(_Candidate(rank, sentence, score, code, introduces_list))
         scored.append(candidates)
     return scored
 
@@ -226,8 +239,9 @@ def _with_list_meaning(sentences: list[Sentence], closeness: list[float]) -> lis
 
 
 def _defines(sentence: str, target: list[str]) -> bool:
-    """'X is ...', 'X, short for ..., is ...' or '**X**: ...': the sentence opens with the asked-for term and says what it is."""
-    term = _TERM_ITEM.match(sentence)
+    """'X is ...', 'X, short for ..., is ...', '**X**: ...' or 'X: ...': the sentence opens with the asked-for term and says what it is."""
+    plain = _PLAIN_TERM_ITEM.match(sentence) if PLAIN_TERM_ITEMS else None
+    term = _TERM_ITEM.match(sentence) or (plain if plain and len(plain.group(1).split()) <= 4 else None)
     if term:
         return all(t in content_words(term.group(1)) for t in target)
     opening = sentence.lower().split()[: len(target) + 10]
@@ -275,7 +289,7 @@ def extractive_answer(
             best, chosen[:], index_in_passage = same_passage[first], [same_passage[first]], first
             chosen.extend(_list_after(same_passage, first)[: _LONGEST_LIST - 1])
     # "To load the data, use the following code:" answers with its code block alone, which _compose adds.
-    if best.code is None and best.sentence.text.rstrip().endswith(":"):
+    if best.code is None and (best.introduces_list or best.sentence.text.rstrip().endswith(":")):
         # A lead-in such as "MLOps provides several benefits:" answers through the list that follows it.
         limit = max(limit, _LONGEST_LIST)
         items = _list_after(same_passage, index_in_passage)
