@@ -16,8 +16,8 @@ from ingest.pipeline import ingest_corpus
 REPO = Path(__file__).resolve().parent.parent
 DEV_DATASCI = REPO / "eval" / "datasets" / "dev_datasci"
 COURSE = DEV_DATASCI / "course"
-# One question file per half of the course (dev_datasci_a.jsonl: lessons 1-10, dev_datasci_b.jsonl: 11-20).
-DATASETS = sorted((REPO / "eval" / "datasets").glob("dev_datasci_*.jsonl"))
+# One question file; its ids say which half of the course they were written for (ds-a-: lessons 1-10, ds-b-: 11-20).
+DATASETS = [REPO / "eval" / "datasets" / "dev_datasci.jsonl"]
 LESSON_NAME = re.compile(r"^\d\d-[a-z0-9-]+\.md$")
 
 
@@ -34,7 +34,7 @@ def course_chunks(tmp_path_factory, fake_embedder) -> list[Chunk]:
 
 @pytest.fixture(scope="module")
 def cases_by_file() -> dict[str, list[EvalCase]]:
-    assert DATASETS, "at least one dev_datasci_*.jsonl question file"
+    assert DATASETS[0].is_file(), "eval/datasets/dev_datasci.jsonl"
     loaded = {}
     for path in DATASETS:
         dataset = load_dataset(path)
@@ -68,8 +68,7 @@ def test_ids_are_unique_across_both_halves_and_carry_their_half(cases_by_file):
     ids = Counter(case.id for file_cases in cases_by_file.values() for case in file_cases)
     assert not [i for i, n in ids.items() if n > 1], "ids are unique across both halves"
     for name, file_cases in cases_by_file.items():
-        half = name.removeprefix("dev_datasci_").removesuffix(".jsonl")
-        assert all(case.id.startswith(f"ds-{half}-") for case in file_cases), name
+        assert all(case.id.startswith(("ds-a-", "ds-b-")) for case in file_cases), name
 
 
 def test_the_course_lessons_license_and_source_notes():
@@ -79,7 +78,6 @@ def test_the_course_lessons_license_and_source_notes():
     assert numbers == list(range(1, len(lessons) + 1)), "lessons are numbered in curriculum order, none missing"
     license_text = (DEV_DATASCI / "LICENSE").read_text(encoding="utf-8")
     assert license_text.startswith("MIT License") and "Permission is hereby granted" in license_text
-    # Half B writes its rows to SOURCE_b.md until the lead merges them into SOURCE.md.
     source_notes = " ".join(p.read_text(encoding="utf-8") for p in DEV_DATASCI.glob("SOURCE*.md"))
     assert "microsoft/Data-Science-For-Beginners" in source_notes
     assert all(name in source_notes for name in lessons), "the source notes name every lesson file"
