@@ -47,6 +47,19 @@ _CREDIT = re.compile(
 )
 # A page's running header or footer as a PDF or slide export leaves it: "The MLOps Tool Landscape Page 4", "12 / 40".
 _PAGE_MARK = re.compile(r"(?:^|\s)(?:page|p\.|slide)\s*\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?\s*$|^\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
+# The closing parts of a real course repository's lesson ("## 🚀 Challenge", "## Review & Self Study", "## Assignment",
+# "## Credits", "### Recommended Resources for Self Study"): pointers and tasks, not the lesson's content.
+_APPENDIX_HEADING = re.compile(
+    r"^\W*(?:review|self[- ]study|assignments?|challenges?(?:\s+\d+)?\s*\W*$|credits|acknowledg|further reading|"
+    r"(?:additional |recommended |more |useful |extra )?(?:resources|references|reading|links)\b|homework|knowledge check)",
+    re.I,
+)
+# A sentence that sends the reader elsewhere: "Learn more in the [docs](...)", "Explore the [TDSP lifecycle](...)".
+_POINTER = re.compile(
+    r"^(?:\W*)(?:learn more|read more|find out more|for more (?:information|details)|explore|check (?:out )?|see|read|"
+    r"refer to|visit|take a look|have a look|look at|browse|dig deeper)\b|\bif you(?:'re| are) interested\b",
+    re.I,
+)
 _BADGE_HOSTS = re.compile(r"shields\.io|badge|/workflows/|travis-ci|codecov|badgen", re.I)
 _WORDS = re.compile(r"[A-Za-z]{2,}")
 
@@ -115,6 +128,17 @@ def furniture_kind(text: str) -> str | None:
     if _PAGE_MARK.search(bare) and len(bare.split()) <= 12:
         return "page"
     return None
+
+
+def is_appendix_heading(heading: str) -> bool:
+    """Whether a section heading names a lesson's closing part (a challenge, an assignment, review and self study,
+    credits, further resources) rather than its content."""
+    return bool(_APPENDIX_HEADING.match(heading.strip()))
+
+
+def is_pointer(sentence: str) -> bool:
+    """Whether a sentence with a link only points elsewhere ("Learn more in the [docs](...)"), saying little itself."""
+    return bool(_LINK.search(sentence) or _URL.search(sentence)) and bool(_POINTER.search(_prose_left(sentence).strip()))
 
 
 def is_furniture(text: str) -> bool:

@@ -351,3 +351,43 @@ def test_a_plain_term_item_defines_its_term():
     answer = extractive_answer("What is Feast used for?", [_hit(passage, section="Stores > Products")], {}, one)
     assert answer.answer.startswith("- Feast: an open-source feature store"), answer.answer
     assert "in Python files" not in answer.answer
+
+
+def test_a_code_block_cut_at_the_passage_end_is_quoted_on_from_the_next_passage():
+    first = _hit("Use these as the labels for your donut chart:\n\n```python\nlabels = ['Grass', 'Wood']", section="Charts > Donuts")
+    rest = RetrievedChunk(
+        Chunk(Chunk.make_id("trees.md", "Charts > Donuts", None, "rest"),
+              "plt.pie(counts, labels=labels)\ncircle = plt.Circle((0, 0), 0.4)\n```\n\nThis draws the hole.",
+              "trees.md", "Trees", "Charts > Donuts", "donuts", None, 1, "sha"),
+        score=0.5, neighbour_of=first.chunk.id)
+    answer = extractive_answer("How do I make a donut chart?", [first, rest], {}, SETTINGS)
+    assert "labels = ['Grass', 'Wood']\nplt.pie(counts, labels=labels)\ncircle = plt.Circle((0, 0), 0.4)\n```" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize("weak, section", [
+    ("Learn more about how donut charts show shares in the [docs](https://example.org/donuts).", "Charts > Donuts"),
+    ("Donut charts show shares, as your homework this week will show.", "Charts > Review & Self Study"),
+    ("Donut charts show shares, as the challenge this week will show.", "Charts > 🚀 Challenge"),
+])
+def test_a_pointer_elsewhere_or_a_sentence_of_a_lessons_closing_part_loses_to_content(weak, section):
+    content = _hit("Donut charts show shares as slices around a hole.", section="Charts > Donut charts", score=0.6)
+    answer = extractive_answer("How do donut charts show shares?", [_hit(weak, section=section, score=0.7), content], {},
+                               Settings(max_answer_sentences=1))
+    assert answer.answer.startswith("Donut charts show shares as slices"), answer.answer
+
+
+def test_a_pdf_title_line_run_into_its_subtitle_is_not_the_answer():
+    title = _hit("Trees\nCourse handout: which tree models exist and how to choose", section="Trees", score=0.7)
+    content = _hit("Tree models include gradient boosting and random forests.", section="Trees > Models", score=0.7)
+    answer = extractive_answer("Which tree models does the handout say exist?", [title, content], {}, Settings(max_answer_sentences=1))
+    assert answer.answer.startswith("Tree models include"), answer.answer
+
+
+def test_how_do_i_prefers_a_lead_in_with_code_over_prose_that_shares_more_words():
+    passage = (
+        "Donut charts can be tweaked in several ways to change the look of the chart.\n\n"
+        "Use the labels for your donut:\n\n```python\nplt.pie(counts, labels=labels)\n```\n"
+    )
+    answer = extractive_answer("How do I turn my pie chart into a donut chart?", [_hit(passage, section="Charts > Donuts")], {},
+                               Settings(max_answer_sentences=1))
+    assert answer.answer.startswith("Use the labels for your donut: [1]"), answer.answer

@@ -8,7 +8,7 @@ import numpy as np
 
 from app.engine.conversation import definition_target, split_about
 from app.engine.meaning import SentenceMeaning
-from core.furniture import without_furniture
+from core.furniture import is_appendix_heading, is_pointer, without_furniture
 from core.settings import Settings
 from core.text import Sentence, content_words, split_sentences
 from core.types import SECTION_SEPARATOR, Answer, Chunk, Citation, RetrievedChunk
@@ -105,6 +105,16 @@ PASSAGE_SHARE_OF_CLOSEST = True
 LEAD_WITHOUT_COLON = True
 # "- Feast: an open-source feature store ..." defines Feast as "**Feast**: ..." does.
 PLAIN_TERM_ITEMS = True
+# Taken off a sentence of a lesson's closing part (a challenge, an assignment, review and self study) and off one that
+# only points elsewhere ("Learn more in the [docs](...)"): real course repositories end every lesson with such parts.
+APPENDIX_PENALTY = 0.2
+POINTER_PENALTY = 0.2
+# Taken off a PDF's or slide's title line run into its subtitle ("The MLOps Tool Landscape Course handout: which ...").
+TITLE_LINE_PENALTY = 0.2
+# Added, on top of the type bonus, to a lead-in that brings its code when the question asks how to do something.
+STEPS_CODE_BONUS = 0.1
+# A lead-in's code block that the chunker cut at the passage's end is quoted on from the section's next passage.
+CODE_GOES_ON = True
 # "This lesson walks through ...", "In this module you will ...": a sentence about the course, not from its content.
 _SIGNPOST = re.compile(
     r"^(?:in )?(?:this|the|these|our|each) (?:lessons?|handouts?|modules?|chapters?|sections?|courses?|units?|weeks?|decks?|"
@@ -145,8 +155,10 @@ class _Candidate:
     introduces_list: bool = False  # a lead-in to the list that follows it ("Common triggers are:")
 
 
-def code_after(passage: str, end: int) -> str | None:
-    """The fenced code block that directly follows position `end` of the passage, at most _LONGEST_CODE lines of it."""
+def code_after(passage: str, end: int, continuation: str | None = None) -> str | None:
+    """The fenced code block that directly follows position `end` of the passage, at most _LONGEST_CODE lines of it.
+
+    A block the chunker cut at the passage's end goes on in `continuation`, the next passage of the section."""
     rest = passage[end:].lstrip(" \t").removeprefix("\n")
     lines = rest.lstrip("\n").splitlines()
     opening = _FENCE.match(lines[0]) if lines else None
@@ -154,10 +166,17 @@ def code_after(passage: str, end: int) -> str | None:
         return None
     fence = opening.group(1)
     body: list[str] = []
+    closed = False
     for line in lines[1:]:
         if line.strip().startswith(fence):
+            closed = True
             break
         body.append(line)
+    if not closed and continuation is not None and CODE_GOES_ON:
+        for line in continuation.splitlines():
+            if line.strip().startswith(fence):
+                break
+            body.append(line)
     if not any(line.strip() for line in body):
         return None
     if len(body) > _LONGEST_CODE:
@@ -191,14 +210,17 @@ def _score_sentences(
     best_passage = max(hit.score for hit in passages) if PASSAGE_SHARE_OF_CLOSEST else passages[0].score
     scored: list[list[_Candidate]] = []
     for rank, hit in enumerate(passages):
-        heading_words = set(content_words(hit.chunk.section.split(" > ")[-1]))
+        heading = hit.chunk.section.split(" > ")[-1]
+        heading_words = set(content_words(heading))
+        appendix = is_appendix_heading(heading)
+        continuation = next((other.chunk.text for other in passages if other.neighbour_of == hit.chunk.id), None)
         candidates = []
         sentences = all_sentences[rank]
         meaning_of = _with_list_meaning(sentences, [float(x) for x in closeness[rank]])
         for position, sentence in enumerate(sentences):
             words = content_words(sentence.text)
             leads_into_list = position + 1 < len(sentences) and sentences[position + 1].is_item
-            code = code_after(hit.chunk.text, sentence.end) if sentence.text.endswith(":") else None
+            code = code_after(hit.chunk.text, sentence.end, continuation) if sentence.text.endswith(":") else None
             # A question asking for a set ("Which platforms does the handout list?") also takes the sentence that directly
             # precedes a list as its lead-in, colon or not ("End-to-end platforms bundle ... billing." then the platforms);
             # but only its own words count for it, with no type bonus: "Each tree sees a sample." may just precede a list.
@@ -219,8 +241,16 @@ def _score_sentences(
                 score -= 0.3  # a lead-in to a figure says nothing by itself
             if _SIGNPOST.match(sentence.text) and not where:
                 score -= SIGNPOST_PENALTY  # "This lesson covers ...": says what the course holds, not what it says
+            if position == 0 and sentence.text.startswith(hit.chunk.title) and not sentence.text.endswith((".", "!", "?")):
+                score -= TITLE_LINE_PENALTY  # the lesson's name, not an answer
+            if appendix and not where:
+                score -= APPENDIX_PENALTY
+            if is_pointer(sentence.text):
+                score -= POINTER_PENALTY
             if wants and holds_type(sentence, wants, colon_lead_in):
                 score += TYPE_BONUS
+                if wants == "steps" and code is not None:
+                    score += STEPS_CODE_BONUS
             candidates.append(_Candidate(rank, sentence, score, code, introduces_list))
         scored.append(candidates)
     return scored
