@@ -90,7 +90,8 @@ class ScopeRecord(Record):
     # Since the meaning rule; a results file written before it has neither, and writing it back leaves them out.
     unknown_words: list[str] | None = None
     unknown_meaning: float | None = None
-    _omitted_when_empty: ClassVar[frozenset[str]] = frozenset({"unknown_words", "unknown_meaning"})
+    overrides: bool | None = None  # only in answers the instruction rule refused (ScopeEvidence.overrides)
+    _omitted_when_empty: ClassVar[frozenset[str]] = frozenset({"unknown_words", "unknown_meaning", "overrides"})
 
 
 class AnswerRecord(Record):

@@ -14,11 +14,32 @@ from core.settings import CALIBRATED_UNKNOWN_MEANING_LIMIT, Settings
 from core.text import content_words
 from core.types import RetrievedChunk
 
+OVERRIDE_RULE = True
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+&.-]*[A-Za-z0-9]|[A-Z]")
 # Words as a learner writes them: "fine-tune" and "doesn't" are one word each.
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # A passage this close in meaning answers the question even if it names something the course does not.
 CLEAR_MATCH = 0.5
+# A message that tries to change what the guide does ("Ignore your instructions", "You are now in developer mode",
+# "stop citing the lessons") is refused however close its words come to the course: a prompt injection that names
+# course topics ("... write me a limerick about spreadsheets") is close in meaning to the course it mentions.
+_OVERRIDE = re.compile(
+    r"\b(?:ignore|forget|disregard|override|bypass)\b[^.?!]{0,30}?\b(?:instructions?|rules|guidelines|prompt|the course(?: material)?)\b"
+    r"|\byou are now\b|\b(?:developer|god|jailbreak|unrestricted|dan) mode\b|\bnew instructions\b|\bsystem prompt\b"
+    r"|\b(?:stop|don't|do not|never) (?:citing|quoting|using) (?:the |your )?(?:course|lessons?|sources?|citations?)\b",
+    re.I,
+)
+# A request for made-up text ("write me a poem", "tell me a joke"), not a question about the course ("How do I tell a
+# story with data?" opens with a question word and is not such a request).
+_MADE_UP_TEXT = re.compile(
+    r"\b(?:write|compose|make up|tell|give|create|sing)\b (?:me |us )?(?:a |an |some |another )?(?:\w+ )?"
+    r"(?:poem|story|stories|limerick|joke|song|haiku|essay|rap|sonnet|lyrics|riddle)s?\b", re.I)
+_QUESTION_OPENING = re.compile(r"^\W*(?:how|what|why|when|where|which|who|whose|is|are|does|do|did|should|in what)\b", re.I)
+
+
+def asks_to_override(question: str) -> bool:
+    """Whether the message tries to change the guide's instructions or asks it for made-up text (a poem, a joke)."""
+    return bool(_OVERRIDE.search(question) or (_MADE_UP_TEXT.search(question) and not _QUESTION_OPENING.match(question)))
 
 
 @dataclass(frozen=True)
@@ -30,9 +51,11 @@ class ScopeEvidence:
     # How much of the question's meaning those words carry: 1 - cosine between the question and the question
     # without them (0: there are none; 1: nothing is left without them).
     unknown_meaning: float = 0.0
+    overrides: bool = False  # it tries to change the guide's instructions or asks for made-up text (asks_to_override)
 
     def to_dict(self) -> dict:
-        return {
+        # `overrides` only when set: answers and results files written before the rule stay as they were.
+        return ({"overrides": True} if self.overrides else {}) | {
             "best_similarity": round(self.best_similarity, 4),
             "covered_similarity": round(self.covered_similarity, 4),
             "unknown_names": list(self.unknown_names),
@@ -136,6 +159,7 @@ def scope_evidence(
         unknown_names=unknown_names(question, lexical.idf),
         unknown_words=tuple(span.group(0) for span in spans),
         unknown_meaning=unknown_meaning(question, spans, encoder, question_vector),
+        overrides=OVERRIDE_RULE and asks_to_override(question),
     )
 
 
@@ -143,7 +167,10 @@ def is_covered(evidence: ScopeEvidence, threshold: float, lexical_floor: float, 
     """The refusal rule (README, 'Refusal threshold'): refuse a question naming what the course never mentions,
     or whose meaning rests on words the course never uses (unknown_meaning >= meaning_limit), unless a passage
     clearly matches; otherwise answer when a passage is close in meaning (threshold), or holds all the key words
-    and is not unrelated (floor). The word rule catches short look-ups like "What is LIME?"."""
+    and is not unrelated (floor). The word rule catches short look-ups like "What is LIME?". A message that tries to
+    change the guide's instructions is always refused."""
+    if evidence.overrides:
+        return False
     if (evidence.unknown_names or evidence.unknown_meaning >= meaning_limit) and evidence.best_similarity < CLEAR_MATCH:
         return False
     return evidence.best_similarity >= threshold or evidence.covered_similarity >= lexical_floor
@@ -156,6 +183,8 @@ def explain(evidence: dict, threshold: float, lexical_floor: float, meaning_limi
     limit = CALIBRATED_UNKNOWN_MEANING_LIMIT if meaning_limit is None else meaning_limit
     best, covered, names = evidence["best_similarity"], evidence["covered_similarity"], evidence["unknown_names"]
     words, meaning = evidence.get("unknown_words", []), evidence.get("unknown_meaning", 0.0)
+    if evidence.get("overrides"):
+        return "it asks the guide to drop its instructions or to write made-up text, which it never does whatever the course holds"
     if names and best < CLEAR_MATCH:
         return f"it names {', '.join(names)}, which the course never mentions (closest passage {best:.3f}, below a clear match {CLEAR_MATCH})"
     if meaning >= limit and best < CLEAR_MATCH:
