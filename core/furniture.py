@@ -136,8 +136,18 @@ def is_appendix_heading(heading: str) -> bool:
     return bool(_APPENDIX_HEADING.match(heading.strip()))
 
 
+# "... refer to one of the following resources:", "Here are some articles to read on this topic:": a list of pointers.
+_POINTER_LIST = re.compile(
+    r"\b(?:following|these|some|more|further|additional|other|useful)\s+(?:\w+\s+)?(?:resources|links|readings?|articles|"
+    r"tutorials|videos|blog posts|courses|references)\b", re.I)
+
+
 def is_pointer(sentence: str) -> bool:
-    """Whether a sentence with a link only points elsewhere ("Learn more in the [docs](...)"), saying little itself."""
+    """Whether a sentence only points elsewhere, saying little itself: "Learn more in the [docs](...)", or a lead-in to
+    a list of resources (its items, "[Title](url) - a quick intro", are not told apart from a list of components that
+    opens each with a link, so only the lead-in is)."""
+    if sentence.rstrip().endswith(":") and _POINTER_LIST.search(sentence):
+        return True
     return bool(_LINK.search(sentence) or _URL.search(sentence)) and bool(_POINTER.search(_prose_left(sentence).strip()))
 
 

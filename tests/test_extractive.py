@@ -368,6 +368,8 @@ def test_a_code_block_cut_at_the_passage_end_is_quoted_on_from_the_next_passage(
     ("Learn more about how donut charts show shares in the [docs](https://example.org/donuts).", "Charts > Donuts"),
     ("Donut charts show shares, as your homework this week will show.", "Charts > Review & Self Study"),
     ("Donut charts show shares, as the challenge this week will show.", "Charts > 🚀 Challenge"),
+    ("For how donut charts show shares, see the following resources:\n\n- [Donut guide](https://example.org) - a guide",
+     "Charts > Donuts"),
 ])
 def test_a_pointer_elsewhere_or_a_sentence_of_a_lessons_closing_part_loses_to_content(weak, section):
     content = _hit("Donut charts show shares as slices around a hole.", section="Charts > Donut charts", score=0.6)
