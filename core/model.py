@@ -9,7 +9,7 @@ import uuid
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class SentenceTransformerEmbedder:
         self.model = model
         self.name = name
         self.max_tokens = int(model.max_seq_length or 256)
+        self._count: Callable[[str], int] | None = None  # made on first use: only ingest counts tokens
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return self.model.encode(
@@ -67,7 +68,27 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for this text, with its [CLS] and [SEP], before any truncation."""
-        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+        if self._count is None:
+            self._count = token_counter(self.model.tokenizer)
+        return self._count(text)
+
+
+def token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """A function giving the number of tokens `tokenizer` makes of a text, special tokens included, untruncated.
+
+    A fast tokenizer's own Rust tokenizer is asked directly, through a private copy with truncation and padding off:
+    the same count as calling the Hugging Face tokenizer, without its per-call wrapping (about 0.1 ms, and a Python
+    list of ids). The chunker counts every passage several times, so at ingest that wrapping was a tenth of the
+    chunking time. The copy also leaves the shared tokenizer's truncation, which encoding sets, alone."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a slow (pure Python) tokenizer has no Rust tokenizer to ask
+        return lambda text: len(tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+    from tokenizers import Tokenizer
+
+    private = Tokenizer.from_str(backend.to_str())
+    private.no_truncation()
+    private.no_padding()
+    return lambda text: len(private.encode(text, add_special_tokens=True))
 
 
 class OnnxEmbedder:
@@ -80,6 +101,7 @@ class OnnxEmbedder:
         self.name = name
         self.max_tokens = max_tokens
         self.input_names = list(input_names)
+        self._count: Callable[[str], int] | None = None  # made on first use: only ingest counts tokens
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         texts = [str(t).strip() for t in texts]  # as sentence-transformers does before tokenizing
@@ -108,7 +130,9 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for this text, with its [CLS] and [SEP], before any truncation."""
-        return len(self.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+        if self._count is None:
+            self._count = token_counter(self.tokenizer)
+        return self._count(text)
 
 
 def _quiet_transformers() -> None:

@@ -20,7 +20,23 @@ class ChunkTooLongError(RuntimeError):
     """A passage that cannot be made to fit the model's window (e.g. a heading longer than the window)."""
 
 
-def _body_tokens(embedder: TextEmbedder):
+class _TokenCounts:
+    """The embedder's token counts for one document, each distinct text tokenized once: the fit checks, the splitter
+    and the stub merge measure the same pieces again and again (about a third of the calls on the shipped course)."""
+
+    def __init__(self, embedder: TextEmbedder):
+        self.embedder = embedder
+        self.max_tokens = embedder.max_tokens
+        self._counts: dict[str, int] = {}
+
+    def count_tokens(self, text: str) -> int:
+        count = self._counts.get(text)
+        if count is None:
+            count = self._counts[text] = self.embedder.count_tokens(text)
+        return count
+
+
+def _body_tokens(embedder: _TokenCounts):
     """Tokens of a text without the model's [CLS] and [SEP]: what langchain's Hugging Face length function counts."""
     return lambda text: embedder.count_tokens(text) - 2
 
@@ -29,7 +45,7 @@ class TooManyChunksError(RuntimeError):
     """A file that would make more chunks than the per-file limit; found before the slow split where possible."""
 
 
-def _splitter(embedder: TextEmbedder, size: int, overlap: int) -> RecursiveCharacterTextSplitter:
+def _splitter(embedder: _TokenCounts, size: int, overlap: int) -> RecursiveCharacterTextSplitter:
     return RecursiveCharacterTextSplitter(
         length_function=_body_tokens(embedder),
         chunk_size=size,
@@ -39,7 +55,7 @@ def _splitter(embedder: TextEmbedder, size: int, overlap: int) -> RecursiveChara
     )
 
 
-def _fit(text: str, heading_chunk: Chunk, embedder: TextEmbedder, size: int, overlap: int) -> list[str]:
+def _fit(text: str, heading_chunk: Chunk, embedder: _TokenCounts, size: int, overlap: int) -> list[str]:
     """Split `text` so that every piece, with its heading, is within the model's window; shrink until it is."""
     whole = text.strip()
     if embedder.count_tokens(whole) - 2 <= size and embedder.count_tokens(_with_text(heading_chunk, whole).embed_text()) <= embedder.max_tokens:
@@ -56,7 +72,7 @@ def _fit(text: str, heading_chunk: Chunk, embedder: TextEmbedder, size: int, ove
     )
 
 
-def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: TextEmbedder) -> list[str]:
+def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: _TokenCounts) -> list[str]:
     """Join a stub piece (a list's lead-in line, a last short sentence) to its neighbour when both fit the window."""
     merged: list[str] = []
     for piece in pieces:
@@ -88,16 +104,17 @@ def chunk_document(
 
     With `max_chunks`, TooManyChunksError as soon as the file is sure to exceed it: every word is at least one
     token, so a section of W words makes at least W / budget chunks, known before the (slow) split."""
+    counts = _TokenCounts(embedder)
     chunks: list[Chunk] = []
     seen: Counter[tuple[str, str, int | None, str]] = Counter()
     for section in doc.sections:
         path = SECTION_SEPARATOR.join(section.headings)
         template = Chunk("", "", doc.source, doc.title, path, section.anchor, section.page, 0, file_sha, section.label, section.url)
-        heading_tokens = embedder.count_tokens(template.embed_text())
-        budget = min(chunk_tokens, embedder.max_tokens - heading_tokens - 4)
+        heading_tokens = counts.count_tokens(template.embed_text())
+        budget = min(chunk_tokens, counts.max_tokens - heading_tokens - 4)
         if max_chunks is not None and len(chunks) + len(section.text.split()) // max(budget, _MIN_BODY_TOKENS) > max_chunks:
             raise _too_many(max_chunks)
-        for text in _fit(section.text, template, embedder, max(budget, _MIN_BODY_TOKENS), overlap_tokens):
+        for text in _fit(section.text, template, counts, max(budget, _MIN_BODY_TOKENS), overlap_tokens):
             key = (doc.source, path + (f" ({section.label})" if section.label else ""), section.page, text)
             chunk_id = Chunk.make_id(*key, occurrence=seen[key])
             seen[key] += 1

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from core.index import IndexReader, open_store
 from core.model import TextEmbedder, model_identity
 from core.postings import Postings
+from core.quiz import QuizItem
 from core.settings import Settings
 from core.store import (
     CHUNKER_VERSION,
@@ -141,13 +143,22 @@ def _write_failed(store: Store, err: Exception) -> IngestError:
     )
 
 
-def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list) -> None:
+def _open_generation(store: Store, name: str):
+    """The new generation's empty collection."""
     from chromadb.errors import ChromaError
 
     try:
-        collection = store.open_collection(name, create=True)
+        return store.open_collection(name, create=True)
     except (ChromaError, OSError) as err:
         raise _write_failed(store, err) from None
+
+
+def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: list, collection: Any = None) -> None:
+    """Write every chunk into generation `name`, into `collection` if it was opened already; the collection is closed after."""
+    from chromadb.errors import ChromaError
+
+    if collection is None:
+        collection = _open_generation(store, name)
     try:
         batch = collection._client.get_max_batch_size()
         for start in range(0, len(chunks), batch):
@@ -165,6 +176,36 @@ def _write_generation(store: Store, name: str, chunks: list[Chunk], vectors: lis
         store.close_collection(collection)
     if held != len(chunks):
         raise IngestError(f"the new index holds {held} chunks, expected {len(chunks)}; run ingest again")
+
+
+@dataclass
+class _Prepared:
+    """What a new generation needs besides its vectors, made while the model encodes."""
+
+    collection: Any  # the generation's collection, created and still empty
+    postings: Postings | None  # its word counts; None for a store that keeps none
+    quiz: tuple[list[QuizItem], list[QuizProblem]]  # the course's instructor items, and what was rejected
+
+
+def _prepare_generation(store: Store, name: str, corpus: Path, final: list[Chunk]) -> _Prepared:
+    """Create generation `name`'s collection and make its word counts and quiz items, none of which needs a vector."""
+    collection = _open_generation(store, name)
+    try:
+        postings = Postings.from_chunks(final) if getattr(store, "save_postings", None) is not None else None
+        quiz = load_instructor_items(corpus, final)
+    except BaseException:
+        store.close_collection(collection)
+        raise
+    return _Prepared(collection, postings, quiz)
+
+
+def _abandon(preparing: Future[_Prepared], store: Store) -> None:
+    """Wait for a preparation whose ingest failed, and close the collection it opened (the caller prunes its folder)."""
+    try:
+        prepared = preparing.result()
+    except BaseException:  # its own failure closed what it opened; the ingest's error is the one raised
+        return
+    store.close_collection(prepared.collection)
 
 
 def ingest_corpus(
@@ -289,20 +330,31 @@ def _ingest_locked(settings, corpus, store, get_embedder, strict, progress, log)
     to_embed = [c for c in final if c.id not in stored]
     report.embedded = len(to_embed)
     vectors_by_id = {i: vec for i, (_, vec) in stored.items()}
-    if to_embed:
-        log(f"embedding {len(to_embed)} chunks")
-        vectors = embedder.encode([c.embed_text() for c in to_embed], batch_size=settings.embed_batch_size, progress=progress)
-        vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
-
     name = new_generation_name()
+    live = {old.generation, *([old.previous] if old.previous else [])} if old else set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+        # Torch releases the GIL while it computes, so the new generation's collection is created, and its word counts
+        # and quiz items made, while the model encodes, instead of after it.
+        preparing = pool.submit(_prepare_generation, store, name, corpus, final)
+        try:
+            if to_embed:
+                log(f"embedding {len(to_embed)} chunks")
+                vectors = embedder.encode([c.embed_text() for c in to_embed], batch_size=settings.embed_batch_size, progress=progress)
+                vectors_by_id.update({c.id: v for c, v in zip(to_embed, vectors)})
+            prepared = preparing.result()
+        except BaseException:
+            # An interrupted embedding (or a failed preparation) leaves no generation folder behind.
+            _abandon(preparing, store)
+            store.prune(keep=live)
+            raise
     try:
-        _write_generation(store, name, final, [vectors_by_id[c.id] for c in final])
-        _save_postings(store, name, lambda: Postings.from_chunks(final))
+        _write_generation(store, name, final, [vectors_by_id[c.id] for c in final], prepared.collection)
+        _save_postings(store, name, lambda: prepared.postings)
     except IngestError:
         # Free what the half-written generation took (on a full disk, that is the point); the live ones stay.
-        store.prune(keep={old.generation, *([old.previous] if old.previous else [])} if old else set())
+        store.prune(keep=live)
         raise
-    quiz = _quiz_items(corpus, final, report, log)
+    quiz = _report_quiz(prepared.quiz, report, log)
     previous = old.generation if old else None
     store.publish_manifest(
         Manifest(name, config, manifest_files, len(final), str(corpus.resolve()), failed, quiz_items=quiz, previous=previous)
@@ -454,7 +506,12 @@ def _count_changes(plan, new_chunks, stored, old_files, report, log) -> dict[str
 
 def _quiz_items(corpus: Path, chunks: list[Chunk], report: IngestReport, log) -> list[dict]:
     """The course's valid instructor quiz items, for the manifest; each rejected item is reported."""
-    items, report.quiz_problems = load_instructor_items(corpus, chunks)
+    return _report_quiz(load_instructor_items(corpus, chunks), report, log)
+
+
+def _report_quiz(found: tuple[list[QuizItem], list[QuizProblem]], report: IngestReport, log) -> list[dict]:
+    """The valid items of `found` (what load_instructor_items returned), for the manifest; each rejected item is reported."""
+    items, report.quiz_problems = found
     report.quiz_items = len(items)
     for problem in report.quiz_problems:
         log(f"quiz error: {problem.message()}")

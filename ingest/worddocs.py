@@ -33,8 +33,13 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _is_list_item(paragraph) -> bool:
-    style = paragraph.style.name if paragraph.style is not None else ""
+def _style_name(paragraph) -> str:
+    # Each `.style` walks the document's styles part (~1 ms a paragraph), so a paragraph's is looked up once.
+    style = paragraph.style
+    return style.name if style is not None else ""
+
+
+def _is_list_item(paragraph, style: str) -> bool:
     ppr = paragraph._p.pPr
     return style.startswith("List") or (ppr is not None and ppr.numPr is not None)
 
@@ -53,11 +58,11 @@ def read_word(path: Path) -> WordDocument:
         raise BadFileError(
             f"is not a readable Word document ({type(err).__name__}: {err}); re-save it from Word or Writer as .docx"
         ) from None
-    styles = [p.style.name if p.style is not None else "" for p in content if not isinstance(p, Table)]
-    shift = 1 if "Title" in styles else 0  # under a Title paragraph, Heading 1 is a level below it
+    styled = [(part, "" if isinstance(part, Table) else _style_name(part)) for part in content]
+    shift = 1 if any(style == "Title" for _, style in styled) else 0  # under a Title paragraph, Heading 1 is a level below it
     slugger = Slugger()
     blocks: list[Block] = []
-    for part in content:
+    for part, style in styled:
         if isinstance(part, Table):
             rows = tuple(tuple(_clean(cell.text) for cell in row.cells) for row in part.rows)
             if any(any(row) for row in rows):
@@ -66,12 +71,11 @@ def read_word(path: Path) -> WordDocument:
         text = _clean(part.text)
         if not text:
             continue
-        style = part.style.name if part.style is not None else ""
         heading = _HEADING_STYLE.match(style)
         if style == "Title" or heading:
             level = 1 if heading is None else int(heading.group(1)) + shift
             blocks.append(Block("heading", text, level, anchor=slugger.slug(text)))
-        elif _is_list_item(part):
+        elif _is_list_item(part, style):
             ppr: Any = part._p.pPr  # python-docx's oxml types do not declare numPr's children
             indent = int(ppr.numPr.ilvl.val) if ppr is not None and ppr.numPr is not None and ppr.numPr.ilvl is not None else 0
             blocks.append(Block("item", text, indent))

@@ -12,6 +12,7 @@ from app.cli.main import main
 from core.index import IndexReader
 from core.local_store import read_manifest
 from core.types import Chunk
+from ingest.loaders import CourseSite, list_course_files, load_document
 from ingest.pipeline import IngestError
 
 
@@ -298,3 +299,37 @@ def test_damaged_index_gives_a_clear_message_and_ingest_repairs_it(damage, cours
     repaired = run_ingest(settings)
     assert repaired.published and repaired.chunks == first.chunks
     assert IndexReader(settings.db_dir).count() == first.chunks
+
+
+def test_token_counts_match_the_hugging_face_tokenizer(embedder):
+    """count_tokens asks the Rust tokenizer directly (core.model.token_counter): the same number as the Hugging Face
+    call it replaced, special tokens included and nothing truncated, even right after an encode (which truncates)."""
+    tokenizer = embedder.model.tokenizer
+    texts = ["", "   ", "Short text.", "Ünïcödé naïve café — “quotes” 中文 😀", "[CLS] [SEP] [MASK] x", "drift " * 600, "a" * 3000]
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    files, _ = list_course_files(corpus)
+    texts += [section.text for path in files for section in load_document(path, corpus, CourseSite()).sections]
+    expected = [len(tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]) for text in texts]
+    embedder.encode(["drift " * 600])
+    assert [embedder.count_tokens(text) for text in texts] == expected
+    assert embedder.count_tokens("drift " * 600) > embedder.max_tokens
+
+
+def test_an_interrupted_cold_ingest_leaves_no_generation_folder(settings, embedder):
+    """The new generation's collection is created while the model encodes; an embedding interrupted then (a crash,
+    Ctrl-C) must leave nothing of it behind, and the next ingest builds the index."""
+    from ingest.pipeline import ingest_corpus
+
+    class InterruptedEmbedder:
+        name, max_tokens = embedder.name, embedder.max_tokens
+        count_tokens = staticmethod(embedder.count_tokens)
+
+        def encode(self, texts, **options):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_corpus(settings, InterruptedEmbedder)
+    assert read_manifest(settings.db_dir) is None
+    assert list(settings.db_dir.glob("gen-*")) == []
+    report = ingest_corpus(settings, lambda: embedder)
+    assert report.published and [p.name for p in settings.db_dir.glob("gen-*")] == [report.generation]
