@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 
 from app.engine.answer import answer_question, prepare_question
+from app.engine.refusal import OVERRIDE_MESSAGE
 from app.engine.scope import asks_to_override, explain, is_covered
+from app.web.chat import answer_markdown
 from eval.results import ScopeRecord
 
 # Not dev-set questions: these name the MLOps course's own topics, so the similarity rule alone would answer them.
@@ -32,6 +34,8 @@ def test_an_injection_naming_course_topics_is_refused(shipped_guide, message):
     assert evidence.overrides
     answer = answer_question(shipped_guide, message)
     assert answer.refused and answer.citations == []
+    assert answer.answer == OVERRIDE_MESSAGE, "it says what the guide does, and lists no closest topics"
+    assert answer_markdown(answer) == OVERRIDE_MESSAGE
     why = explain(answer.scope, settings.refusal_threshold, settings.refusal_lexical_floor, settings.refusal_meaning_limit)
     assert "drop its instructions" in why
 

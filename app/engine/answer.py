@@ -48,7 +48,7 @@ def stream_answer(
     Out-of-scope questions are refused before any LLM is called."""
     q = prepare_question(guide, question, history, lesson)
     if not q.in_scope:
-        answer = refusal(q.asked, q.retrieved)
+        answer = refusal(q.asked, q.retrieved, overrides=q.evidence.overrides)
     else:
         answer = yield from guide.answerer.answer(guide, q)
     if answer.answerer == "extractive":

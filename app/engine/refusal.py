@@ -4,6 +4,10 @@ from __future__ import annotations
 from core.types import Answer, RetrievedChunk
 
 REFUSAL_MESSAGE = "The course materials don't cover that question, so I can't answer it from the course."
+# For a message that tries to change what the guide does (app.engine.scope.asks_to_override): no closest topics, since
+# the course not covering it is not the reason.
+OVERRIDE_MESSAGE = ("I only answer questions about the course, from the course's own text: I don't take new instructions "
+                    "or write other kinds of text. Ask me about a topic of the course.")
 
 
 def closest_topics(retrieved: list[RetrievedChunk], limit: int = 3) -> list[RetrievedChunk]:
@@ -20,7 +24,9 @@ def closest_topics(retrieved: list[RetrievedChunk], limit: int = 3) -> list[Retr
     return topics
 
 
-def refusal(question: str, retrieved: list[RetrievedChunk]) -> Answer:
+def refusal(question: str, retrieved: list[RetrievedChunk], overrides: bool = False) -> Answer:
+    if overrides:
+        return Answer(question=question, answer=OVERRIDE_MESSAGE, refused=True, citations=[], retrieved=retrieved)
     topics = closest_topics(retrieved)
     text = REFUSAL_MESSAGE
     if topics:

@@ -58,7 +58,8 @@ def answer_markdown(answer: Answer, course_path: str = "") -> str:
     links = {c.n: chunks[c.chunk_id].link(course_path) for c in answer.citations}
     body = link_markers(answer.answer, links)
     if answer.refused:
-        topics = closest_topics(answer.retrieved)
+        # An instruction refused as such (OVERRIDE_MESSAGE) lists no topics: the course not covering it is not why.
+        topics = closest_topics(answer.retrieved) if answer.answer.startswith(REFUSAL_MESSAGE) else []
         if not topics:
             return body
         body = REFUSAL_MESSAGE  # the topics are listed as links below instead of in the sentence
