@@ -59,7 +59,7 @@ def answer_markdown(answer: Answer, course_path: str = "") -> str:
     body = link_markers(answer.answer, links)
     if answer.refused:
         # An instruction refused as such (OVERRIDE_MESSAGE) lists no topics: the course not covering it is not why.
-        topics = closest_topics(answer.retrieved) if answer.answer.startswith(REFUSAL_MESSAGE) else []
+        topics = [] if (answer.scope or {}).get("overrides") else closest_topics(answer.retrieved)
         if not topics:
             return body
         body = REFUSAL_MESSAGE  # the topics are listed as links below instead of in the sentence
