@@ -5,6 +5,7 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -60,6 +61,18 @@ class TocSlugger(Slugger):
         return unique(slugify(heading, "-"), self._ids)
 
 
+def _html_block_tokens(source: str, slugger: Slugger) -> list[Token]:
+    """Tokens of an HTML block's text, each carrying the converted lines its map points into (meta["source"])."""
+    converted = _convert_html(source, markdown_inside=True).strip()
+    if not re.search(r"\w", re.sub(r"\]\([^)]*\)", "]", converted)):
+        return []
+    tokens = _parse_markdown(converted, slugger, html_blocks=False)
+    lines = converted.splitlines()
+    for token in tokens:
+        token.meta["source"] = lines
+    return tokens
+
+
 def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable("table")
 
@@ -76,11 +89,19 @@ def parse_markdown(text: str, slugger: Slugger | None = None) -> list[Token]:
 
     Inline HTML removed from an inline token is kept in its meta["html"], so section text can drop it too.
     A document made of several parts (notebook cells) passes one `slugger`, so ids stay unique across them."""
+    return _parse_markdown(text, slugger or Slugger(), html_blocks=True)
+
+
+def _parse_markdown(text: str, slugger: Slugger, html_blocks: bool) -> list[Token]:
     tokens = _markdown().parse(text)
-    slugger = slugger or Slugger()
     kept: list[Token] = []
     for i, token in enumerate(tokens):
         if token.type in _HTML_TOKENS:
+            # A top-level HTML block can hold lesson text (a <dl> of definitions, a <table>); it is kept as the
+            # Markdown it converts to, so ingest and the lesson view both have it and no raw HTML reaches the page.
+            # Its converted text is parsed once more with HTML blocks dropped, so the conversion cannot loop.
+            if html_blocks and token.type == "html_block" and token.level == 0:
+                kept.extend(_html_block_tokens(token.content, slugger))
             continue
         if token.children:
             token.meta["html"] = [child.content for child in token.children if child.type in _HTML_TOKENS]
@@ -106,14 +127,16 @@ def markdown_blocks(text: str, slugger: Slugger | None = None) -> list[MarkdownB
     tokens = parse_markdown(text, slugger)
     blocks: list[MarkdownBlock] = []
     # Inline HTML (an <iframe> inside a paragraph) is cut out of the block source it sits in.
-    inline_html = [(t.map[0], html_part) for t in tokens if t.type == "inline" and t.map for html_part in t.meta.get("html", [])]
+    inline_html = [(t.map[0], html_part) for t in tokens
+                   if t.type == "inline" and t.map and "source" not in t.meta for html_part in t.meta.get("html", [])]
     for i, token in enumerate(tokens):
         if token.type == "heading_open":
             anchor = token.attrGet("id")
             blocks.append(MarkdownBlock(int(token.tag[1]), _inline_text(tokens[i + 1]), str(anchor) if anchor is not None else None))
         elif token.level == 0 and token.map and token.nesting in (0, 1):
-            block = "\n".join(lines[token.map[0] : token.map[1]])
-            for line, html_part in inline_html:
+            # A block converted from an HTML block maps into its converted text, not into the file's lines.
+            block = "\n".join(token.meta.get("source", lines)[token.map[0] : token.map[1]])
+            for line, html_part in inline_html if "source" not in token.meta else ():
                 if token.map[0] <= line < token.map[1]:
                     block = block.replace(html_part, "", 1)
             block = block.strip()
@@ -302,14 +325,33 @@ def render_plaintext(text: str) -> str:
 
 def html_to_markdown(source: str) -> str:
     """HTML lessons go through the Markdown path, so they get the same sections, anchors and lesson view."""
+    return _convert_html(source, markdown_inside=False)
+
+
+def _convert_html(source: str, markdown_inside: bool) -> str:
+    """Markdown for HTML text; `markdown_inside` keeps the Markdown an author wrote inside HTML tags (**bold**)."""
     from bs4 import BeautifulSoup
     from markdownify import MarkdownConverter
 
+    class LessonConverter(MarkdownConverter):
+        # "**Term**: definition" is how the answerer knows a definition; pandoc's "Term\n:   definition" is not.
+        def convert_dt(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            term = " ".join(text.split()).strip("*").strip()
+            if "_inline" in parent_tags:
+                return f" {term} "
+            return f"\n\n**{term}**: " if term else "\n"
+
+        def convert_dd(self, el: Any, text: str, parent_tags: set[str]) -> str:
+            return f" {text.strip()} " if "_inline" in parent_tags else f"{text.strip()}\n\n"
+
     soup = BeautifulSoup(source, "html.parser")
-    # Page furniture and code are not lesson text; their content must go, not just their tags.
-    for tag in soup(["head", "script", "style", "noscript", "template", "iframe", "nav", "footer"]):
+    # Page furniture, media and code are not lesson text; their content must go, not just their tags.
+    for tag in soup(["head", "script", "style", "noscript", "template", "iframe", "nav", "footer",
+                     "video", "audio", "object", "embed", "svg", "canvas"]):
         tag.decompose()
-    return MarkdownConverter(heading_style="ATX", strip=["img"]).convert_soup(soup)
+    converter = LessonConverter(heading_style="ATX", strip=["img"],
+                                escape_asterisks=not markdown_inside, escape_underscores=not markdown_inside)
+    return converter.convert_soup(soup)
 
 
 def html_title(source: str) -> str | None:
