@@ -393,3 +393,17 @@ def test_how_do_i_prefers_a_lead_in_with_code_over_prose_that_shares_more_words(
     answer = extractive_answer("How do I turn my pie chart into a donut chart?", [_hit(passage, section="Charts > Donuts")], {},
                                Settings(max_answer_sentences=1))
     assert answer.answer.startswith("Use the labels for your donut: [1]"), answer.answer
+
+
+def test_a_list_item_of_several_sentences_is_quoted_as_one_bullet():
+    passage = (
+        "There are several ways to store the trees:\n\n"
+        "- A model registry keeps every version of the trees. Each version has a name and a stage.\n"
+        "- A plain bucket keeps the files. It has no notion of versions.\n"
+    )
+    answer = extractive_answer("What are the ways to store the trees?", [_hit(passage)], {}, SETTINGS)
+    assert answer.answer == (
+        "There are several ways to store the trees: [1]\n\n"
+        "- A model registry keeps every version of the trees. [1] Each version has a name and a stage. [1]\n"
+        "- A plain bucket keeps the files. [1] It has no notion of versions. [1]"
+    ), answer.answer

@@ -456,6 +456,7 @@ def _compose(question, chosen, passages, retrieved, settings, place: RetrievedCh
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     blocks: list[tuple[str, list[str]]] = []  # (kind: "prose", "list" or "code", lines)
+    item_of: tuple[int, int] | None = None  # (passage rank, block) of the list item quoted last
     if place is not None:
         rank = passages.index(place)
         numbers[rank] = 1
@@ -469,10 +470,17 @@ def _compose(question, chosen, passages, retrieved, settings, place: RetrievedCh
         kind = "list" if candidate.sentence.is_item else "prose"
         if not blocks or blocks[-1][0] != kind:
             blocks.append((kind, []))
-        blocks[-1][1].append(f"{candidate.sentence.text} [{n}]")
+        quoted = f"{candidate.sentence.text} [{n}]"
+        if kind == "list" and item_of == (candidate.rank, candidate.sentence.block):
+            # A list item of several sentences stays one bullet, as the lesson has it.
+            blocks[-1][1][-1] += " " + quoted
+        else:
+            blocks[-1][1].append(quoted)
+        item_of = (candidate.rank, candidate.sentence.block) if kind == "list" else None
         if candidate.code is not None:
             # The code is quoted as the lesson shows it, its marker on the line after the fence.
             blocks.append(("code", [f"{candidate.code}\n[{n}]"]))
+            item_of = None
     text = "\n\n".join(
         "\n".join(f"- {line}" for line in lines) if kind == "list" else " ".join(lines) for kind, lines in blocks
     )
