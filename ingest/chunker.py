@@ -65,25 +65,42 @@ def _fit(text: str, heading_chunk: Chunk, embedder: _TokenCounts, size: int, ove
         pieces = [p.strip() for p in _splitter(embedder, size, overlap).split_text(text) if p.strip()]
         too_long = [p for p in pieces if embedder.count_tokens(_with_text(heading_chunk, p).embed_text()) > embedder.max_tokens]
         if not too_long:
-            return _merge_small(pieces, heading_chunk, embedder)
+            return _merge_small(pieces, heading_chunk, embedder, text)
         size = int(size * 0.8)
     raise ChunkTooLongError(
         f"section '{heading_chunk.section}' cannot fit the model's {embedder.max_tokens}-token window; shorten its heading"
     )
 
 
-def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: _TokenCounts) -> list[str]:
-    """Join a stub piece (a list's lead-in line, a last short sentence) to its neighbour when both fit the window."""
+def _merge_small(pieces: list[str], heading_chunk: Chunk, embedder: _TokenCounts, text: str) -> list[str]:
+    """Join a stub piece (a list's lead-in line, a last short sentence) to its neighbour when both fit the window,
+    and a piece that ends inside a code block to the piece that goes on with it, as one stretch of `text`."""
     merged: list[str] = []
+    spans: list[tuple[int, int]] = []  # where each merged piece lies in `text`, while it is a stretch of it
+    cursor = 0
     for piece in pieces:
+        start = text.find(piece, cursor)
+        cursor = max(start + 1, cursor)
+        span = (start, start + len(piece))
         if merged:
-            joined = f"{merged[-1]}\n\n{piece}"
+            begin, end = spans[-1]
+            # A cut code block is joined as the lesson has it: the splitter's overlap said once, the cut's blank lines kept.
+            cut_code = _opens_code(merged[-1]) and start >= 0 and begin >= 0 and text[begin:end] == merged[-1]
+            joined = text[begin : max(end, span[1])] if cut_code else f"{merged[-1]}\n\n{piece}"
             stub = min(embedder.count_tokens(merged[-1]), embedder.count_tokens(piece)) < _STUB_TOKENS
-            if stub and embedder.count_tokens(_with_text(heading_chunk, joined).embed_text()) <= embedder.max_tokens:
+            if (stub or cut_code) and embedder.count_tokens(_with_text(heading_chunk, joined).embed_text()) <= embedder.max_tokens:
                 merged[-1] = joined
+                stretch = (begin, max(end, span[1]))
+                spans[-1] = stretch if begin >= 0 and start >= 0 and text[stretch[0] : stretch[1]] == joined else (-1, -1)
                 continue
         merged.append(piece)
+        spans.append(span if start >= 0 else (-1, -1))
     return merged
+
+
+def _opens_code(text: str) -> bool:
+    """Whether a piece ends inside a fenced code block: an odd number of fence lines."""
+    return sum(1 for line in text.splitlines() if line.lstrip().startswith(("```", "~~~"))) % 2 == 1
 
 
 def _with_text(chunk: Chunk, text: str) -> Chunk:
