@@ -64,7 +64,7 @@ def test_the_lesson_view_shows_the_html_blocks_text_and_no_raw_html():
     '<p align="center">\n  <img src="images/banner.png" alt="Banner" width="50%">\n</p>',
     '<a href="https://youtu.be/abc"><img src="images/thumb.png" alt="Video"></a>',
     '<div align="center">\n<img src="x.png">\n</div>',
-    "<!-- a comment the author left: TODO add quiz -->",
+    "<!-- a comment the author left: add the quiz link here -->",
     '<video controls src="clip.mp4">\nYour browser does not support the video tag.\n</video>',
     '<iframe width="560" src="https://www.youtube.com/embed/x"></iframe>',
     '<div>\n<script>var secret = 1;</script>\n<style>p { color: red }</style>\n</div>',
